@@ -1,0 +1,1 @@
+//! DSL front end (todo)

@@ -1,0 +1,4 @@
+//! Front ends: where graphs come from.
+
+pub mod dsl;
+pub mod onnx;

@@ -1,0 +1,771 @@
+//! The ONNX front end: a model file (and its external data) to a static-shape [`Graph`].
+//!
+//! Both PyTorch exporters are covered: the TorchScript one (opset 17: Constant nodes feeding
+//! Slice, GlobalAveragePool, Flatten) and the dynamo one (opset 18 to 20: ReduceMean with an
+//! axes input, Reshape, weights in `model.onnx.data`). Every node whose inputs are all
+//! known is evaluated here ([`fold`]), so shape subgraphs become attributes of the ops they
+//! feed; the remaining nodes become IR ops.
+
+mod attr;
+pub mod fold;
+pub mod tensor;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use onnx_protobuf::{ModelProto, NodeProto};
+use protobuf::Message;
+
+use self::attr::NodeView;
+use self::tensor::{dtype, ExternalFiles, HostTensor};
+use crate::ir::{self, Act, Conv, Graph, Op, Pool, Shape, ShapeDisplay, SliceAxis, TensorId};
+use crate::Limits;
+
+/// The oldest and newest default-domain opsets this front end reads.
+pub const MIN_OPSET: i64 = 7;
+pub const MAX_OPSET: i64 = 23;
+
+/// Ops the front end turns into IR nodes (besides the ones [`fold`] evaluates).
+const SUPPORTED: &[&str] = &[
+    "Constant", "Shape", "Size", "Conv", "BatchNormalization", "Relu", "Sigmoid", "HardSigmoid", "Clip", "Add", "Sub",
+    "Mul", "Div", "Concat", "Slice", "GlobalAveragePool", "ReduceMean", "AveragePool", "Resize", "Reshape", "Flatten",
+    "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Identity", "Dropout",
+];
+
+/// How to load a model.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Fixes the input shape (NCHW); needed when the model has dynamic dimensions other
+    /// than the batch, which defaults to 1.
+    pub input_shape: Option<Vec<usize>>,
+    pub limits: Limits,
+}
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read '{path}': {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("'{path}' is {size} bytes, over the limit of {limit} bytes (raise it with --max-file-bytes)")]
+    FileTooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("'{path}' is not an ONNX model: {reason}")]
+    NotOnnx { path: PathBuf, reason: String },
+    #[error("'{path}' uses opset {version} of the default ONNX domain; ghostc reads opsets {MIN_OPSET} to {MAX_OPSET}")]
+    Opset { path: PathBuf, version: i64 },
+    #[error("'{path}' has {} node(s) with unsupported ops: {}", nodes.len(), List(nodes))]
+    Unsupported { path: PathBuf, nodes: Vec<String> },
+    #[error("'{path}' cannot be compiled, {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+    Invalid { path: PathBuf, problems: Vec<String> },
+}
+
+struct List<'a>(&'a [String]);
+
+impl fmt::Display for List<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// Loads `path` into a validated graph.
+pub fn load(path: &Path, options: &Options) -> Result<Graph, Error> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > options.limits.max_file_bytes {
+        return Err(Error::FileTooLarge { path: path.to_path_buf(), size, limit: options.limits.max_file_bytes });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    from_bytes(&bytes, &name, path, &dir, options)
+}
+
+/// Loads a model from memory; external data is looked up in `dir`, and messages name `path`.
+pub fn from_bytes(bytes: &[u8], name: &str, path: &Path, dir: &Path, options: &Options) -> Result<Graph, Error> {
+    let not_onnx = |reason: String| Error::NotOnnx { path: path.to_path_buf(), reason };
+    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| not_onnx(e.to_string()))?;
+    let Some(graph) = model.graph.as_ref() else {
+        return Err(not_onnx("it has no graph".into()));
+    };
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .ok_or_else(|| not_onnx("it declares no opset for the default domain".into()))?;
+    if !(MIN_OPSET..=MAX_OPSET).contains(&opset) {
+        return Err(Error::Opset { path: path.to_path_buf(), version: opset });
+    }
+    let unsupported: Vec<String> = graph
+        .node
+        .iter()
+        .filter(|n| {
+            let default_domain = n.domain.is_empty() || n.domain == "ai.onnx";
+            !default_domain || !(SUPPORTED.contains(&n.op_type.as_str()) || fold::FOLDABLE.contains(&n.op_type.as_str()))
+        })
+        .map(|n| {
+            let op = if n.domain.is_empty() { n.op_type.clone() } else { format!("{}::{}", n.domain, n.op_type) };
+            format!("'{}' ({op})", node_name(n))
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(Error::Unsupported { path: path.to_path_buf(), nodes: unsupported });
+    }
+    let invalid = |problems: Vec<String>| Error::Invalid { path: path.to_path_buf(), problems };
+    let limits = &options.limits;
+    if graph.node.len() > limits.max_nodes {
+        return Err(invalid(vec![format!(
+            "the graph has {} nodes, over the limit of {} (raise it with --max-nodes)",
+            graph.node.len(),
+            limits.max_nodes
+        )]));
+    }
+    let order = topo_order(graph, limits).map_err(invalid)?;
+    let mut cx = Converter {
+        opset,
+        graph: Graph::new(name),
+        env: HashMap::new(),
+        problems: Vec::new(),
+        ext: ExternalFiles::new(dir),
+        limits,
+        weight_bytes: 0,
+        ir_consts: HashMap::new(),
+    };
+    cx.initializers(graph);
+    cx.inputs(graph, options.input_shape.as_deref());
+    for i in order {
+        cx.node(NodeView { proto: &graph.node[i] });
+    }
+    cx.outputs(graph);
+    if !cx.problems.is_empty() {
+        return Err(invalid(cx.problems));
+    }
+    cx.graph.validate().map_err(|e| invalid(e.0.iter().map(ToString::to_string).collect()))?;
+    Ok(cx.graph)
+}
+
+fn node_name(n: &NodeProto) -> &str {
+    if !n.name.is_empty() {
+        &n.name
+    } else {
+        n.output.first().map_or("<unnamed>", String::as_str)
+    }
+}
+
+/// Node indices in an order where every node follows the nodes it reads from. Exporters
+/// already sort their nodes; this accepts any order and reports reads of names nothing
+/// defines, cycles, and graphs deeper than the limit.
+fn topo_order(graph: &onnx_protobuf::GraphProto, limits: &Limits) -> Result<Vec<usize>, Vec<String>> {
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let mut problems = Vec::new();
+    for (i, n) in graph.node.iter().enumerate() {
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if producer.insert(o, i).is_some() {
+                problems.push(format!("tensor '{o}' is defined by more than one node"));
+            }
+        }
+    }
+    let mut known: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    known.extend(graph.input.iter().map(|i| i.name.as_str()));
+    for t in &graph.initializer {
+        if producer.contains_key(t.name.as_str()) {
+            problems.push(format!("tensor '{}' is both an initializer and a node output", t.name));
+        }
+    }
+    let mut indegree = vec![0usize; graph.node.len()];
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
+    for (i, n) in graph.node.iter().enumerate() {
+        for inp in n.input.iter().filter(|s| !s.is_empty()) {
+            if let Some(&p) = producer.get(inp.as_str()) {
+                indegree[i] += 1;
+                readers[p].push(i);
+            } else if !known.contains(inp.as_str()) {
+                problems.push(format!("node '{}' ({}) reads '{inp}', which nothing defines", node_name(n), n.op_type));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut depth = vec![0usize; graph.node.len()];
+    let mut queue: VecDeque<usize> = (0..graph.node.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(graph.node.len());
+    while let Some(i) = queue.pop_front() {
+        order.push(i);
+        if depth[i] > limits.max_depth {
+            return Err(vec![format!(
+                "the graph is deeper than the limit of {} nodes (raise it with --max-depth)",
+                limits.max_depth
+            )]);
+        }
+        for &r in &readers[i] {
+            depth[r] = depth[r].max(depth[i] + 1);
+            indegree[r] -= 1;
+            if indegree[r] == 0 {
+                queue.push_back(r);
+            }
+        }
+    }
+    if order.len() < graph.node.len() {
+        let stuck: Vec<String> = (0..graph.node.len())
+            .filter(|&i| indegree[i] > 0)
+            .take(8)
+            .map(|i| format!("'{}'", node_name(&graph.node[i])))
+            .collect();
+        return Err(vec![format!("the graph has a cycle through node(s) {}", stuck.join(", "))]);
+    }
+    Ok(order)
+}
+
+/// What an ONNX value name stands for during conversion.
+#[derive(Clone)]
+enum Value {
+    Const(Rc<HostTensor>),
+    Tensor(TensorId),
+    /// Its producer failed; the failure is already reported.
+    Failed,
+    /// An output that only exists in training mode (e.g. a Dropout mask).
+    Unavailable(String),
+}
+
+struct Converter<'a> {
+    opset: i64,
+    graph: Graph,
+    env: HashMap<String, Value>,
+    problems: Vec<String>,
+    ext: ExternalFiles,
+    limits: &'a Limits,
+    weight_bytes: u64,
+    /// ONNX constant name to the IR constant made from it, so shared weights stay shared.
+    ir_consts: HashMap<String, TensorId>,
+}
+
+/// An input of the node being converted.
+#[derive(Clone)]
+struct Input {
+    name: String,
+    value: Value,
+}
+
+impl Converter<'_> {
+    fn initializers(&mut self, graph: &onnx_protobuf::GraphProto) {
+        for t in &graph.initializer {
+            match tensor::decode(t, &mut self.ext, self.limits) {
+                Ok(h) => {
+                    self.weight_bytes += h.len() as u64 * 4;
+                    self.env.insert(t.name.clone(), Value::Const(Rc::new(h)));
+                }
+                Err(e) => {
+                    self.problems.push(format!("initializer '{}' {e}", t.name));
+                    self.env.insert(t.name.clone(), Value::Failed);
+                }
+            }
+        }
+        if self.weight_bytes > self.limits.max_weight_bytes {
+            self.problems.push(format!(
+                "the weights take {} bytes, over the limit of {} (raise it with --max-weight-bytes)",
+                self.weight_bytes, self.limits.max_weight_bytes
+            ));
+        }
+    }
+
+    fn inputs(&mut self, graph: &onnx_protobuf::GraphProto, fixed: Option<&[usize]>) {
+        let runtime: Vec<_> = graph.input.iter().filter(|i| !self.env.contains_key(&i.name)).collect();
+        if runtime.len() != 1 {
+            self.problems.push(format!("the graph must have exactly one input, it has {}", runtime.len()));
+        }
+        for input in runtime {
+            let ty = match input.type_.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(onnx_protobuf::type_proto::Value::TensorType(t)) => t,
+                _ => {
+                    self.problems.push(format!("input '{}' is not a tensor", input.name));
+                    continue;
+                }
+            };
+            if ty.elem_type != dtype::FLOAT {
+                self.problems.push(format!("input '{}' is {}, only float is supported", input.name, dtype::name(ty.elem_type)));
+            }
+            let dims = ty.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+            match input_shape(&input.name, dims, fixed) {
+                Ok(shape) => {
+                    let id = self.graph.add_input(input.name.clone(), shape);
+                    self.env.insert(input.name.clone(), Value::Tensor(id));
+                }
+                Err(e) => {
+                    self.problems.push(e);
+                    self.env.insert(input.name.clone(), Value::Failed);
+                }
+            }
+        }
+    }
+
+    fn outputs(&mut self, graph: &onnx_protobuf::GraphProto) {
+        for o in &graph.output {
+            match self.env.get(&o.name) {
+                Some(Value::Tensor(id)) => self.graph.outputs.push(*id),
+                Some(Value::Const(_)) => self.problems.push(format!("output '{}' is a constant", o.name)),
+                Some(Value::Unavailable(why)) => self.problems.push(format!("output '{}' {why}", o.name)),
+                Some(Value::Failed) => {}
+                None => self.problems.push(format!("output '{}' is never defined", o.name)),
+            }
+        }
+    }
+
+    fn node(&mut self, node: NodeView<'_>) {
+        let proto = node.proto;
+        let inputs: Vec<Option<Input>> = proto
+            .input
+            .iter()
+            .map(|n| {
+                (!n.is_empty()).then(|| Input { name: n.clone(), value: self.env.get(n).cloned().unwrap_or(Value::Failed) })
+            })
+            .collect();
+        let fail = |cx: &mut Self| {
+            for o in &proto.output {
+                cx.env.insert(o.clone(), Value::Failed);
+            }
+        };
+        if inputs.iter().flatten().any(|i| matches!(i.value, Value::Failed)) {
+            return fail(self);
+        }
+        if let Some(Value::Unavailable(why)) = inputs.iter().flatten().map(|i| &i.value).find(|v| matches!(v, Value::Unavailable(_))) {
+            let why = why.clone();
+            self.problems.push(format!("node '{}' ({}) reads a tensor that {why}", node_name(proto), proto.op_type));
+            return fail(self);
+        }
+        match self.convert(node, &inputs) {
+            Ok(value) => {
+                for (i, o) in proto.output.iter().enumerate() {
+                    let v = if i == 0 {
+                        value.clone()
+                    } else {
+                        Value::Unavailable(format!("is output {i} of {} '{}', which exists only in training mode", proto.op_type, node_name(proto)))
+                    };
+                    self.env.insert(o.clone(), v);
+                }
+            }
+            Err(message) => {
+                self.problems.push(format!("node '{}' ({}): {message}", node_name(proto), proto.op_type));
+                fail(self);
+            }
+        }
+    }
+
+    /// An IR tensor for input `i`: activations as they are, constants as IR constants.
+    fn tensor(&mut self, inputs: &[Option<Input>], i: usize) -> Result<TensorId, String> {
+        let input = inputs.get(i).cloned().flatten().ok_or_else(|| format!("input {i} is missing"))?;
+        match input.value {
+            Value::Tensor(id) => Ok(id),
+            Value::Const(h) => {
+                if let Some(&id) = self.ir_consts.get(&input.name) {
+                    return Ok(id);
+                }
+                let id = self.graph.add_const(input.name.clone(), h.shape.clone(), h.as_f32s());
+                self.ir_consts.insert(input.name, id);
+                Ok(id)
+            }
+            Value::Failed | Value::Unavailable(_) => unreachable!("filtered before conversion"),
+        }
+    }
+
+    fn opt_tensor(&mut self, inputs: &[Option<Input>], i: usize) -> Result<Option<TensorId>, String> {
+        match inputs.get(i) {
+            Some(Some(_)) => self.tensor(inputs, i).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Input `i` as a compile-time constant, or `None` if absent.
+    fn constant(&self, inputs: &[Option<Input>], i: usize, what: &str) -> Result<Option<Rc<HostTensor>>, String> {
+        match inputs.get(i).cloned().flatten().map(|i| i.value) {
+            None => Ok(None),
+            Some(Value::Const(h)) => Ok(Some(h)),
+            Some(_) => Err(format!("{what} (input {i}) must be known at compile time, but it depends on the network input")),
+        }
+    }
+
+    fn push(&mut self, node: NodeView<'_>, op: Op, inputs: Vec<TensorId>) -> Result<Value, String> {
+        let name = node_name(node.proto).to_string();
+        self.graph.push(name, op, inputs).map(Value::Tensor)
+    }
+
+    fn rank_of(&self, inputs: &[Option<Input>], i: usize) -> Option<usize> {
+        match inputs.get(i).cloned().flatten()?.value {
+            Value::Tensor(id) => Some(self.graph.shape(id).len()),
+            Value::Const(h) => Some(h.shape.len()),
+            _ => None,
+        }
+    }
+
+    fn shape_of(&self, inputs: &[Option<Input>], i: usize) -> Option<Shape> {
+        match inputs.get(i).cloned().flatten()?.value {
+            Value::Tensor(id) => Some(self.graph.shape(id).clone()),
+            Value::Const(h) => Some(h.shape.clone()),
+            _ => None,
+        }
+    }
+
+    fn convert(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
+        let op = node.op_type();
+        let all_const = inputs.iter().flatten().all(|i| matches!(i.value, Value::Const(_)));
+        if op == "Constant" {
+            return constant_node(node, &mut self.ext, self.limits).map(|h| Value::Const(Rc::new(h)));
+        }
+        if op == "Shape" || op == "Size" {
+            let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            if op == "Size" {
+                return Ok(Value::Const(Rc::new(HostTensor::i64(vec![], vec![ir::numel(&shape) as i64]))));
+            }
+            let r = dims.len() as i64;
+            let clampi = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+            let start = clampi(node.int("start", 0));
+            let end = clampi(node.int("end", r));
+            let dims = dims[start..end.max(start)].to_vec();
+            return Ok(Value::Const(Rc::new(HostTensor::i64(vec![dims.len()], dims))));
+        }
+        if all_const && fold::FOLDABLE.contains(&op) {
+            let consts: Vec<Option<Rc<HostTensor>>> = inputs
+                .iter()
+                .map(|i| i.as_ref().and_then(|i| if let Value::Const(h) = &i.value { Some(h.clone()) } else { None }))
+                .collect();
+            let refs: Vec<Option<&HostTensor>> = consts.iter().map(|c| c.as_deref()).collect();
+            return fold::eval(&node, &refs, self.opset).map(|h| Value::Const(Rc::new(h)));
+        }
+        match op {
+            "Identity" | "Dropout" => {
+                if op == "Dropout" {
+                    if let Some(t) = self.constant(inputs, 2, "training_mode")? {
+                        if t.as_i64s()?.first().copied().unwrap_or(0) != 0 {
+                            return Err("training_mode is true; only inference is supported".into());
+                        }
+                    }
+                }
+                let x = self.tensor(inputs, 0)?;
+                Ok(Value::Tensor(x))
+            }
+            "Conv" => self.conv(node, inputs),
+            "BatchNormalization" => {
+                if node.int("training_mode", 0) != 0 {
+                    return Err("training_mode is set; only inference is supported".into());
+                }
+                let ids = (0..5).map(|i| self.tensor(inputs, i)).collect::<Result<Vec<_>, _>>()?;
+                self.push(node, Op::BatchNorm { epsilon: node.float("epsilon", 1e-5) }, ids)
+            }
+            "Relu" | "Sigmoid" | "HardSigmoid" | "Clip" => {
+                let act = match op {
+                    "Relu" => Act::Relu,
+                    "Sigmoid" => Act::Sigmoid,
+                    "HardSigmoid" => Act::HardSigmoid { alpha: node.float("alpha", 0.2), beta: node.float("beta", 0.5) },
+                    _ => {
+                        let bound = |cx: &Self, i: usize, attr: &str, default: f32| -> Result<f32, String> {
+                            if cx.opset < 11 {
+                                return Ok(node.float(attr, default));
+                            }
+                            Ok(cx.constant(inputs, i, attr)?.map_or(default, |h| h.as_f32s().first().copied().unwrap_or(default)))
+                        };
+                        Act::Clip { min: bound(self, 1, "min", f32::NEG_INFINITY)?, max: bound(self, 2, "max", f32::INFINITY)? }
+                    }
+                };
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::Activation(act), vec![x])
+            }
+            "Add" | "Sub" | "Mul" | "Div" => {
+                let (a, b) = (self.tensor(inputs, 0)?, self.tensor(inputs, 1)?);
+                let op = match op {
+                    "Add" => Op::Add,
+                    "Sub" => Op::Sub,
+                    "Mul" => Op::Mul,
+                    _ => Op::Div,
+                };
+                self.push(node, op, vec![a, b])
+            }
+            "Concat" => {
+                let rank = self.rank_of(inputs, 0).ok_or("has no inputs")?;
+                let axis = fold::norm_axis(node.int("axis", 0), rank)?;
+                let ids = (0..inputs.len()).filter(|&i| inputs[i].is_some()).map(|i| self.tensor(inputs, i)).collect::<Result<Vec<_>, _>>()?;
+                self.push(node, Op::Concat { axis }, ids)
+            }
+            "Slice" => {
+                let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+                let ints = |cx: &Self, i: usize, what: &str| -> Result<Option<Vec<i64>>, String> {
+                    cx.constant(inputs, i, what)?.map(|h| h.as_i64s()).transpose()
+                };
+                let (starts, ends, axes, steps) = if self.opset >= 10 {
+                    (
+                        ints(self, 1, "starts")?.ok_or("starts input is missing")?,
+                        ints(self, 2, "ends")?.ok_or("ends input is missing")?,
+                        ints(self, 3, "axes")?,
+                        ints(self, 4, "steps")?,
+                    )
+                } else {
+                    (node.ints("starts").to_vec(), node.ints("ends").to_vec(), node.try_ints("axes").map(<[i64]>::to_vec), None)
+                };
+                let ranges = fold::slice_ranges(&shape, &starts, &ends, axes.as_deref(), steps.as_deref())?;
+                let mut axes = Vec::new();
+                for r in ranges {
+                    if r.step != 1 {
+                        return Err(format!("step {} on axis {} is not supported; only step 1", r.step, r.axis));
+                    }
+                    let end = r.end.max(r.start);
+                    axes.push(SliceAxis { axis: r.axis, start: r.start as usize, end: end as usize });
+                }
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::Slice { axes }, vec![x])
+            }
+            "GlobalAveragePool" => {
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::GlobalAveragePool, vec![x])
+            }
+            "ReduceMean" => {
+                let rank = self.rank_of(inputs, 0).ok_or("input 0 is missing")?;
+                let axes = if self.opset >= 18 {
+                    self.constant(inputs, 1, "axes")?.map(|h| h.as_i64s()).transpose()?
+                } else {
+                    node.try_ints("axes").map(<[i64]>::to_vec)
+                };
+                let keepdims = node.int("keepdims", 1) != 0;
+                let x = self.tensor(inputs, 0)?;
+                let axes: Vec<usize> = match axes.filter(|a| !a.is_empty()) {
+                    Some(a) => a.iter().map(|&a| fold::norm_axis(a, rank)).collect::<Result<_, _>>()?,
+                    None if node.int("noop_with_empty_axes", 0) != 0 => return Ok(Value::Tensor(x)),
+                    None => (0..rank).collect(),
+                };
+                let mut axes = axes;
+                axes.sort_unstable();
+                axes.dedup();
+                self.push(node, Op::ReduceMean { axes, keepdims }, vec![x])
+            }
+            "AveragePool" => {
+                let kernel = node.usizes("kernel_shape")?.ok_or("kernel_shape is missing")?;
+                if kernel.len() != 2 {
+                    return Err(format!("only 2-D pooling is supported, kernel_shape is {kernel:?}"));
+                }
+                let stride = node.usizes("strides")?.unwrap_or(vec![1, 1]);
+                let pads = node.usizes("pads")?.unwrap_or(vec![0; 4]);
+                if node.int("ceil_mode", 0) != 0 {
+                    return Err("ceil_mode is not supported; export with ceil_mode=False".into());
+                }
+                if pads.iter().any(|&p| p != 0) || !matches!(node.string("auto_pad", "NOTSET").as_str(), "NOTSET" | "VALID") {
+                    return Err(format!("padding {pads:?} is not supported; only unpadded average pooling"));
+                }
+                if stride.len() != 2 || stride.contains(&0) {
+                    return Err(format!("strides {stride:?} must be two positive numbers"));
+                }
+                if node.try_ints("dilations").is_some_and(|d| d.iter().any(|&d| d != 1)) {
+                    return Err("dilated pooling is not supported".into());
+                }
+                let pool = Pool {
+                    kernel: [kernel[0], kernel[1]],
+                    stride: [stride[0], stride[1]],
+                    pads: [0; 4],
+                    count_include_pad: node.int("count_include_pad", 0) != 0,
+                };
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::AveragePool(pool), vec![x])
+            }
+            "Resize" => self.resize(node, inputs),
+            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
+                let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+                let target = match op {
+                    "Reshape" => {
+                        let t = self.constant(inputs, 1, "shape")?.ok_or("shape input is missing")?;
+                        fold::reshape_target(&shape, &t.as_i64s()?, node.int("allowzero", 0) != 0)?
+                    }
+                    "Flatten" => fold::flatten_shape(&shape, node.int("axis", 1))?,
+                    _ => {
+                        let axes = if self.opset >= 13 {
+                            self.constant(inputs, 1, "axes")?.map(|h| h.as_i64s()).transpose()?.unwrap_or_default()
+                        } else {
+                            node.ints("axes").to_vec()
+                        };
+                        if op == "Squeeze" {
+                            fold::squeeze_shape(&shape, &axes)?
+                        } else {
+                            let rank = shape.len() + axes.len();
+                            let mut axes: Vec<usize> = axes.iter().map(|&a| fold::norm_axis(a, rank)).collect::<Result<_, _>>()?;
+                            axes.sort_unstable();
+                            let mut s = shape.clone();
+                            for a in axes {
+                                s.insert(a, 1);
+                            }
+                            s
+                        }
+                    }
+                };
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::Reshape { shape: target }, vec![x])
+            }
+            "Gemm" => {
+                let op = Op::Gemm {
+                    alpha: node.float("alpha", 1.0),
+                    beta: node.float("beta", 1.0),
+                    trans_a: node.int("transA", 0) != 0,
+                    trans_b: node.int("transB", 0) != 0,
+                };
+                let mut ids = vec![self.tensor(inputs, 0)?, self.tensor(inputs, 1)?];
+                ids.extend(self.opt_tensor(inputs, 2)?);
+                self.push(node, op, ids)
+            }
+            "MatMul" => {
+                let (a, b) = (self.tensor(inputs, 0)?, self.tensor(inputs, 1)?);
+                self.push(node, Op::MatMul, vec![a, b])
+            }
+            other => Err(format!("{other} on tensors computed from the input is not supported")),
+        }
+    }
+
+    fn conv(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
+        let x_shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+        let w_shape = self.shape_of(inputs, 1).ok_or("weight input is missing")?;
+        if w_shape.len() != 4 || x_shape.len() != 4 {
+            return Err(format!(
+                "only 2-D convolutions are supported (input {}, weight {})",
+                ShapeDisplay(&x_shape),
+                ShapeDisplay(&w_shape)
+            ));
+        }
+        let kernel = node.usizes("kernel_shape")?.unwrap_or_else(|| w_shape[2..].to_vec());
+        let stride = node.usizes("strides")?.unwrap_or(vec![1, 1]);
+        let dilation = node.usizes("dilations")?.unwrap_or(vec![1, 1]);
+        if kernel.len() != 2 || stride.len() != 2 || dilation.len() != 2 {
+            return Err("kernel_shape, strides and dilations must have two values".into());
+        }
+        if stride.contains(&0) {
+            return Err(format!("strides {stride:?} must be positive"));
+        }
+        if dilation.contains(&0) {
+            return Err(format!("dilations {dilation:?} must be positive"));
+        }
+        let group = node.int("group", 1);
+        let groups = usize::try_from(group).ok().filter(|&g| g > 0).ok_or_else(|| format!("group {group} must be positive"))?;
+        let pads = match node.string("auto_pad", "NOTSET").as_str() {
+            "NOTSET" => {
+                let p = node.usizes("pads")?.unwrap_or(vec![0; 4]);
+                if p.len() != 4 {
+                    return Err(format!("pads {p:?} must have four values"));
+                }
+                [p[0], p[1], p[2], p[3]]
+            }
+            "VALID" => [0; 4],
+            mode @ ("SAME_UPPER" | "SAME_LOWER") => {
+                let same = |n: usize, k: usize, s: usize, d: usize| -> (usize, usize) {
+                    let out = n.div_ceil(s);
+                    let total = ((out - 1) * s + (k - 1) * d + 1).saturating_sub(n);
+                    let small = total / 2;
+                    if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) }
+                };
+                let (t, b) = same(x_shape[2], kernel[0], stride[0], dilation[0]);
+                let (l, r) = same(x_shape[3], kernel[1], stride[1], dilation[1]);
+                [t, l, b, r]
+            }
+            other => return Err(format!("auto_pad '{other}' is not supported")),
+        };
+        let mut conv = Conv::new2([kernel[0], kernel[1]], [stride[0], stride[1]], pads, groups);
+        conv.dilation = [dilation[0], dilation[1]];
+        let mut ids = vec![self.tensor(inputs, 0)?, self.tensor(inputs, 1)?];
+        if let Some(b) = self.opt_tensor(inputs, 2)? {
+            conv.bias = true;
+            ids.push(b);
+        }
+        self.push(node, Op::Conv(conv), ids)
+    }
+
+    fn resize(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
+        let mode = node.string("mode", "nearest");
+        let ctm = node.string("coordinate_transformation_mode", "half_pixel");
+        let nearest = node.string("nearest_mode", "round_prefer_floor");
+        if (mode.as_str(), ctm.as_str(), nearest.as_str()) != ("nearest", "asymmetric", "floor") {
+            return Err(format!(
+                "mode '{mode}', coordinate_transformation_mode '{ctm}', nearest_mode '{nearest}' is not supported; \
+                 only nearest / asymmetric / floor (PyTorch's F.interpolate(mode='nearest'))"
+            ));
+        }
+        if node.int("antialias", 0) != 0 || node.try_ints("axes").is_some() {
+            return Err("antialias and axes are not supported".into());
+        }
+        let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+        if shape.len() != 4 {
+            return Err(format!("only NCHW inputs can be resized, got {}", ShapeDisplay(&shape)));
+        }
+        let (scales_at, sizes_at) = if self.opset >= 11 { (2, 3) } else { (1, usize::MAX) };
+        let sizes = self.constant(inputs, sizes_at, "sizes")?.filter(|h| h.len() > 0);
+        let scales = self.constant(inputs, scales_at, "scales")?.filter(|h| h.len() > 0);
+        let out: Vec<usize> = match (sizes, scales) {
+            (Some(s), _) => s.as_i64s()?.iter().map(|&d| usize::try_from(d).map_err(|_| format!("size {d} is negative"))).collect::<Result<_, _>>()?,
+            (None, Some(s)) => {
+                let s = s.as_f32s();
+                if s.len() != 4 {
+                    return Err(format!("scales {s:?} must have four values"));
+                }
+                shape.iter().zip(&s).map(|(&d, &f)| (d as f64 * f as f64).floor() as usize).collect()
+            }
+            (None, None) => return Err("neither scales nor sizes is given".into()),
+        };
+        if out.len() != 4 || out[0] != shape[0] || out[1] != shape[1] {
+            return Err(format!("only H and W can be resized: {} to {:?}", ShapeDisplay(&shape), out));
+        }
+        let x = self.tensor(inputs, 0)?;
+        self.push(node, Op::Resize { size: [out[2], out[3]] }, vec![x])
+    }
+}
+
+/// The value of a Constant node.
+fn constant_node(node: NodeView<'_>, ext: &mut ExternalFiles, limits: &Limits) -> Result<HostTensor, String> {
+    let (name, a, _) = node.constant_value().ok_or("has no value attribute")?;
+    Ok(match name {
+        "value" => tensor::decode(a.t.as_ref().ok_or("value is not a tensor")?, ext, limits)?,
+        "value_float" => HostTensor::f32(vec![], vec![a.f]),
+        "value_floats" => HostTensor::f32(vec![a.floats.len()], a.floats.clone()),
+        "value_int" => HostTensor::i64(vec![], vec![a.i]),
+        "value_ints" => HostTensor::i64(vec![a.ints.len()], a.ints.clone()),
+        other => return Err(format!("attribute '{other}' is not supported")),
+    })
+}
+
+/// The input's shape: static dimensions as declared, dynamic ones from `fixed`, a dynamic
+/// batch dimension defaulting to 1.
+fn input_shape(
+    name: &str,
+    dims: &[onnx_protobuf::tensor_shape_proto::Dimension],
+    fixed: Option<&[usize]>,
+) -> Result<Shape, String> {
+    use onnx_protobuf::tensor_shape_proto::dimension::Value as Dim;
+    if let Some(f) = fixed {
+        if f.len() != dims.len() {
+            return Err(format!(
+                "--input {} has {} dimensions but input '{name}' has {}",
+                ShapeDisplay(f),
+                f.len(),
+                dims.len()
+            ));
+        }
+    }
+    let mut shape = Vec::with_capacity(dims.len());
+    for (i, d) in dims.iter().enumerate() {
+        let given = fixed.map(|f| f[i]);
+        let v = match (&d.value, given) {
+            (Some(Dim::DimValue(v)), Some(g)) if *v > 0 && *v as usize != g => {
+                return Err(format!("--input sets axis {i} of input '{name}' to {g}, but the model fixes it at {v}"));
+            }
+            (Some(Dim::DimValue(v)), _) if *v > 0 => *v as usize,
+            (_, Some(g)) => g,
+            (_, None) if i == 0 => 1,
+            (value, None) => {
+                let what = match value {
+                    Some(Dim::DimParam(p)) if !p.is_empty() => format!("'{p}'"),
+                    _ => "unknown".to_string(),
+                };
+                return Err(format!(
+                    "input '{name}' has a dynamic dimension {what} at axis {i}; fix the shape with --input NxCxHxW"
+                ));
+            }
+        };
+        if v == 0 {
+            return Err(format!("input '{name}' has a zero dimension at axis {i}"));
+        }
+        shape.push(v);
+    }
+    Ok(shape)
+}

@@ -1,0 +1,300 @@
+//! The static-shape graph IR.
+//!
+//! A [`Graph`] is a list of [`Node`]s in execution order over [`Tensor`]s held in one arena
+//! and named by [`TensorId`]. Every tensor has a fully known shape, batch included: the front
+//! ends resolve dynamic dimensions and fold shape arithmetic before a graph exists.
+//!
+//! Semantics:
+//! - All tensors are `f32`. Activations are NCHW (rank 4) until they are flattened for the
+//!   classifier (rank 2); a gate such as the squeeze-excite output is `N x C x 1 x 1`.
+//! - A tensor is exactly one of: a graph input, a constant (it carries `data`), or the
+//!   output of exactly one node. Constants are the weights; op parameters that ONNX passes as
+//!   tensors (shapes, axes, pads, sizes) are resolved into [`Op`] attributes by the front end.
+//! - Nodes are stored in a valid execution order: a node only reads graph inputs, constants
+//!   and outputs of nodes before it. [`Graph::validate`] checks this, the arity of each op,
+//!   and that each stored output shape equals the one [`Op::infer_shape`] derives from the
+//!   inputs. The pass driver validates after every pass.
+//! - Every node has a single output. Tensors that no node and no graph output refers to are
+//!   garbage; [`Graph::compact`] drops them.
+
+mod op;
+mod valid;
+
+use std::collections::HashMap;
+use std::fmt;
+
+pub use op::{apply_act, broadcast, Act, Conv, Op, Pool, SliceAxis};
+pub use valid::{ValidationError, ValidationErrors};
+
+/// A tensor shape; every dimension is known.
+pub type Shape = Vec<usize>;
+
+/// Index of a tensor in [`Graph::tensors`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TensorId(pub u32);
+
+impl TensorId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A tensor: a name for messages, a static shape, and data when it is a constant.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Shape,
+    pub data: Option<Vec<f32>>,
+}
+
+impl Tensor {
+    pub fn is_const(&self) -> bool {
+        self.data.is_some()
+    }
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+}
+
+/// One operation; it reads `inputs` and defines `output`.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<TensorId>,
+    pub output: TensorId,
+    /// Source ops merged into this node by the passes, in order, e.g. `["BatchNormalization",
+    /// "Relu"]`; shown by `ghostc inspect`.
+    pub fused: Vec<String>,
+}
+
+/// A static-shape network.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub name: String,
+    pub tensors: Vec<Tensor>,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<TensorId>,
+    pub outputs: Vec<TensorId>,
+}
+
+/// Product of the dimensions. Shapes in a validated graph never overflow; see [`checked_numel`].
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Product of the dimensions, or `None` on overflow.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Row-major strides of `shape`.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+/// Calls `f` with every index of `shape` in row-major order (once, with `[]`, for a scalar).
+pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+    if shape.contains(&0) {
+        return;
+    }
+    let mut idx = vec![0; shape.len()];
+    loop {
+        f(&idx);
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Formats a shape as `1x3x224x224`.
+pub struct ShapeDisplay<'a>(pub &'a [usize]);
+
+impl fmt::Display for ShapeDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("scalar");
+        }
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("x")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Self {
+        Graph { name: name.into(), ..Graph::default() }
+    }
+
+    pub fn tensor(&self, id: TensorId) -> &Tensor {
+        &self.tensors[id.index()]
+    }
+
+    pub fn tensor_mut(&mut self, id: TensorId) -> &mut Tensor {
+        &mut self.tensors[id.index()]
+    }
+
+    pub fn shape(&self, id: TensorId) -> &Shape {
+        &self.tensors[id.index()].shape
+    }
+
+    /// Constant data of `id`, if it is a constant.
+    pub fn data(&self, id: TensorId) -> Option<&[f32]> {
+        self.tensors[id.index()].data.as_deref()
+    }
+
+    fn push_tensor(&mut self, t: Tensor) -> TensorId {
+        let id = TensorId(u32::try_from(self.tensors.len()).expect("more than 2^32 tensors"));
+        self.tensors.push(t);
+        id
+    }
+
+    /// Adds a graph input.
+    pub fn add_input(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
+        let id = self.push_tensor(Tensor { name: name.into(), shape, data: None });
+        self.inputs.push(id);
+        id
+    }
+
+    /// Adds a constant. The caller guarantees `data.len() == numel(&shape)`; validation checks it.
+    pub fn add_const(&mut self, name: impl Into<String>, shape: Shape, data: Vec<f32>) -> TensorId {
+        self.push_tensor(Tensor { name: name.into(), shape, data: Some(data) })
+    }
+
+    /// Adds an activation tensor without a producer; the caller makes a node define it.
+    pub fn add_value(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
+        self.push_tensor(Tensor { name: name.into(), shape, data: None })
+    }
+
+    /// Appends a node whose output shape is inferred from its inputs.
+    ///
+    /// Returns the output tensor, named after the node. Fails with the inference error
+    /// message when the inputs do not fit the op.
+    pub fn push(&mut self, name: impl Into<String>, op: Op, inputs: Vec<TensorId>) -> Result<TensorId, String> {
+        let name = name.into();
+        let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.shape(i)).collect();
+        let shape = op.infer_shape(&shapes)?;
+        let output = self.add_value(name.clone(), shape);
+        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new() });
+        Ok(output)
+    }
+
+    /// Map from each tensor to the indices of the nodes that read it.
+    pub fn consumers(&self) -> HashMap<TensorId, Vec<usize>> {
+        let mut map: HashMap<TensorId, Vec<usize>> = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for &t in &n.inputs {
+                let list = map.entry(t).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        map
+    }
+
+    /// Map from each tensor to the index of the node that defines it.
+    pub fn producers(&self) -> HashMap<TensorId, usize> {
+        self.nodes.iter().enumerate().map(|(i, n)| (n.output, i)).collect()
+    }
+
+    /// Number of readers of `t`, counting a graph output as one.
+    pub fn use_count(&self, t: TensorId) -> usize {
+        let nodes = self.nodes.iter().filter(|n| n.inputs.contains(&t)).count();
+        nodes + self.outputs.iter().filter(|&&o| o == t).count()
+    }
+
+    /// Replaces every read of `from` (node inputs and graph outputs) by `to`.
+    pub fn replace_uses(&mut self, from: TensorId, to: TensorId) {
+        for n in &mut self.nodes {
+            for i in &mut n.inputs {
+                if *i == from {
+                    *i = to;
+                }
+            }
+        }
+        for o in &mut self.outputs {
+            if *o == from {
+                *o = to;
+            }
+        }
+    }
+
+    /// Drops tensors nothing refers to and renumbers the rest, keeping their order.
+    pub fn compact(&mut self) {
+        let mut used = vec![false; self.tensors.len()];
+        for &t in self.inputs.iter().chain(&self.outputs) {
+            used[t.index()] = true;
+        }
+        for n in &self.nodes {
+            used[n.output.index()] = true;
+            for &t in &n.inputs {
+                used[t.index()] = true;
+            }
+        }
+        let mut remap = vec![TensorId(u32::MAX); self.tensors.len()];
+        let mut kept = Vec::with_capacity(self.tensors.len());
+        for (i, t) in std::mem::take(&mut self.tensors).into_iter().enumerate() {
+            if used[i] {
+                remap[i] = TensorId(kept.len() as u32);
+                kept.push(t);
+            }
+        }
+        self.tensors = kept;
+        let r = |t: &mut TensorId| *t = remap[t.index()];
+        self.inputs.iter_mut().for_each(r);
+        self.outputs.iter_mut().for_each(r);
+        for n in &mut self.nodes {
+            r(&mut n.output);
+            n.inputs.iter_mut().for_each(r);
+        }
+    }
+
+    /// Number of weight values: the data of every constant that some node reads.
+    pub fn param_count(&self) -> usize {
+        let mut seen = vec![false; self.tensors.len()];
+        let mut total = 0;
+        for n in &self.nodes {
+            for &t in &n.inputs {
+                if !seen[t.index()] && self.tensor(t).is_const() {
+                    seen[t.index()] = true;
+                    total += self.tensor(t).numel();
+                }
+            }
+        }
+        total
+    }
+
+    /// Multiply-accumulates of one forward pass: convolutions and matrix products.
+    pub fn mac_count(&self) -> u64 {
+        self.nodes.iter().map(|n| self.node_macs(n)).sum()
+    }
+
+    /// Multiply-accumulates of one node (0 for ops that are not Conv, Gemm or MatMul).
+    pub fn node_macs(&self, n: &Node) -> u64 {
+        let shapes: Vec<&Shape> = n.inputs.iter().map(|&i| self.shape(i)).collect();
+        n.op.macs(&shapes, self.shape(n.output))
+    }
+
+    /// Weight values one node reads (its constant inputs).
+    pub fn node_params(&self, n: &Node) -> usize {
+        n.inputs.iter().filter(|&&t| self.tensor(t).is_const()).map(|&t| self.tensor(t).numel()).sum()
+    }
+}

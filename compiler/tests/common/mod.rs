@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: fixtures, raw f32 files, comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/fixtures` next to the workspace, if present. When it is missing the test is
+/// skipped with a notice, except under `CI`, where it fails.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("fixtures missing at {} (CI is set, so this is a failure)", dir.display());
+    }
+    eprintln!("notice: {} is missing; skipping this fixture test", dir.display());
+    None
+}
+
+/// Raw little-endian f32 values.
+pub fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+}
+
+/// Indices of the `k` largest values, largest first.
+pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    idx.truncate(k);
+    idx
+}
+
+/// Asserts `max |got - want| <= rel * max |want|` and equal top-5 per row of `classes`.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, classes: usize) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff <= rel * scale,
+        "{what}: max |diff| {diff:e} > {rel:e} * max |ref| {scale:e}"
+    );
+    for (row, (g, w)) in got.chunks(classes).zip(want.chunks(classes)).enumerate() {
+        let k = 5.min(classes);
+        assert_eq!(top_k(g, k), top_k(w, k), "{what}: top-{k} of row {row}");
+    }
+    eprintln!("{what}: max |diff| {diff:.3e} = {:.3e} of max |ref| {scale:.3e}", diff / scale.max(f32::MIN_POSITIVE));
+}

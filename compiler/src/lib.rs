@@ -5,6 +5,7 @@
 //! Rust. The [`interp`] reference interpreter runs any graph and is the oracle of the tests.
 //! `ghostc` and the `ghostnet!` macro are thin shells over [`Source`] and its methods.
 
+pub mod back;
 pub mod front;
 pub mod interp;
 pub mod ir;

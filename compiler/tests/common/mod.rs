@@ -46,3 +46,51 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, classes: us
     }
     eprintln!("{what}: max |diff| {diff:.3e} = {:.3e} of max |ref| {scale:.3e}", diff / scale.max(f32::MIN_POSITIVE));
 }
+
+/// A fresh scratch directory under the target directory.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Whether Python with onnxruntime is available. Without it the test is skipped with a
+/// notice, except under `CI`, where it fails.
+pub fn have_onnxruntime() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import onnxruntime, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("python3 with onnxruntime and numpy is required under CI (.ci/run installs it)");
+        }
+        eprintln!("notice: python3 with onnxruntime is missing; skipping this ONNX Runtime comparison");
+    }
+    ok
+}
+
+/// Runs `model` under ONNX Runtime on `input`, returning the first output.
+pub fn onnxruntime(model: &std::path::Path, input: &[f32]) -> Vec<f32> {
+    let dir = model.parent().unwrap();
+    let (inp, out) = (dir.join("ort_in.bin"), dir.join("ort_out.bin"));
+    std::fs::write(&inp, input.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ort_run.py");
+    let o = std::process::Command::new("python3").arg(script).arg(model).arg(&inp).arg(&out).output().unwrap();
+    assert!(o.status.success(), "onnxruntime failed: {}", String::from_utf8_lossy(&o.stderr));
+    read_f32(&out)
+}
+
+/// Deterministic pseudo-random input values in [-1, 1).
+pub fn test_input(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}

@@ -1,0 +1,3 @@
+//! Back ends: where graphs go.
+
+pub mod onnx;

@@ -9,6 +9,7 @@ pub mod back;
 pub mod front;
 pub mod interp;
 pub mod ir;
+pub mod passes;
 
 /// Resource limits applied while reading untrusted model and weight files.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,4 +36,60 @@ impl Default for Limits {
             max_depth: 10_000,
         }
     }
+}
+
+pub mod inspect;
+
+use std::path::PathBuf;
+
+use front::dsl;
+use ir::Graph;
+
+/// Where a network comes from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// An ONNX file; `input_shape` fixes dynamic dimensions (batch defaults to 1).
+    Onnx { path: PathBuf, input_shape: Option<Vec<usize>> },
+    /// A DSL description, with weights from a timm safetensors file or seeded.
+    Dsl { spec: dsl::Spec, weights: Option<PathBuf>, seed: u64 },
+}
+
+/// Every way compiling can fail; each variant's message names the file, node or option.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Onnx(#[from] front::onnx::Error),
+    #[error(transparent)]
+    Dsl(#[from] dsl::Error),
+    #[error(transparent)]
+    Pass(#[from] passes::Error),
+    #[error(transparent)]
+    Interp(#[from] interp::Error),
+    #[error(transparent)]
+    OnnxWriter(#[from] back::onnx::Error),
+}
+
+impl Source {
+    /// Runs the front end: the graph as the model describes it, validated.
+    pub fn load(&self, limits: &Limits) -> Result<Graph, Error> {
+        match self {
+            Source::Onnx { path, input_shape } => {
+                let options = front::onnx::Options { input_shape: input_shape.clone(), limits: limits.clone() };
+                Ok(front::onnx::load(path, &options)?)
+            }
+            Source::Dsl { spec, weights, seed } => {
+                let mut source = match weights {
+                    Some(p) => dsl::weights::Source::safetensors(p, limits)?,
+                    None => dsl::weights::Source::seeded(*seed),
+                };
+                Ok(dsl::build(spec, &mut source)?)
+            }
+        }
+    }
+}
+
+/// Loads `source` and runs the passes that every back end wants.
+pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
+    passes::run(&mut graph, passes::NORMALIZE)?;
+    Ok(graph)
 }

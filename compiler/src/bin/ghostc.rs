@@ -1,1 +1,306 @@
-fn main() {}
+//! `ghostc`: the command line over `ghostnet_compiler`. It parses flags, calls the library,
+//! prints results; it has no logic of its own.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ghostnet_compiler::front::dsl::{self, Spec, Version};
+use ghostnet_compiler::inspect::Report;
+use ghostnet_compiler::{interp, ir, Limits, Source};
+
+/// Compile a GhostNet (ONNX file or DSL description) into dependency-free Rust.
+///
+/// `ghostc MODEL.onnx -o net.rs` or `ghostc --alpha 1.3 [--weights W.safetensors] -o net.rs`
+/// writes `net.rs` and its weights beside it. `ghostc inspect` prints a per-layer table;
+/// `ghostc run` runs the reference interpreter.
+#[derive(Parser, Debug)]
+#[command(name = "ghostc", disable_version_flag = true, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    compile: CompileArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print one row per layer (op, fused ops, input and output shape, params, MACs) and totals.
+    Inspect(InspectArgs),
+    /// Run the reference interpreter on raw f32 inputs and print the top-5 classes.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Input shape NxCxHxW (fixes dynamic ONNX dimensions; sets the DSL input). Same as --shape.
+    #[arg(long = "input", value_name = "NxCxHxW", value_parser = parse_shape)]
+    input_shape: Option<Dims>,
+    /// The Rust file to write; the weights go beside it as `<stem>.weights.bin`.
+    #[arg(short = 'o', long = "output", value_name = "OUT.rs", required = true)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct InspectArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Input shape NxCxHxW (fixes dynamic ONNX dimensions; sets the DSL input). Same as --shape.
+    #[arg(long = "input", value_name = "NxCxHxW", value_parser = parse_shape)]
+    input_shape: Option<Dims>,
+    /// Print JSON with keys params, macs, arena_bytes and layers instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Raw little-endian f32 NCHW input; may hold several inputs back to back.
+    #[arg(long, value_name = "IN.bin")]
+    input: PathBuf,
+    /// Where to write the outputs (raw little-endian f32, back to back).
+    #[arg(long, value_name = "OUT.bin")]
+    output: Option<PathBuf>,
+}
+
+/// Which network: an ONNX file, or the DSL flags.
+#[derive(Args, Debug)]
+struct ModelArgs {
+    /// ONNX model to compile. Without it, the network is built from the DSL flags.
+    #[arg(value_name = "MODEL.onnx")]
+    model: Option<PathBuf>,
+    /// DSL: width multiplier (any positive number, e.g. 0.5, 1.0, 1.3).
+    #[arg(long, allow_negative_numbers = true)]
+    alpha: Option<f32>,
+    /// DSL: timm state_dict in safetensors form; without it weights are seeded pseudo-random.
+    #[arg(long, value_name = "W.safetensors")]
+    weights: Option<PathBuf>,
+    /// DSL: GhostNet version, 1 or 2.
+    #[arg(long)]
+    version: Option<u8>,
+    /// DSL: number of classes (default 1000).
+    #[arg(long)]
+    classes: Option<usize>,
+    /// DSL: input channels (default 3; the C of --shape when given).
+    #[arg(long)]
+    in_chans: Option<usize>,
+    /// DSL: seed of the pseudo-random weights (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// DSL: stage table as timm's cfgs, e.g. '[[[3,16,16,0,1]],[[3,48,24,0,2]]]', or @FILE.
+    #[arg(long, value_name = "TABLE")]
+    stages: Option<String>,
+    /// Input shape NxCxHxW.
+    #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
+    shape: Option<Dims>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Resource limits for untrusted files.
+#[derive(Args, Debug)]
+struct LimitArgs {
+    /// Largest model, external-data or weights file read, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
+    /// Most nodes in a graph.
+    #[arg(long, value_name = "N")]
+    max_nodes: Option<usize>,
+    /// Most elements in one tensor.
+    #[arg(long, value_name = "N")]
+    max_tensor_elements: Option<u64>,
+    /// Most bytes of weights in total.
+    #[arg(long, value_name = "BYTES")]
+    max_weight_bytes: Option<u64>,
+    /// Longest chain of nodes.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
+            max_nodes: self.max_nodes.unwrap_or(d.max_nodes),
+            max_tensor_elements: self.max_tensor_elements.unwrap_or(d.max_tensor_elements),
+            max_weight_bytes: self.max_weight_bytes.unwrap_or(d.max_weight_bytes),
+            max_depth: self.max_depth.unwrap_or(d.max_depth),
+        }
+    }
+}
+
+/// A shape given on the command line, `1x3x224x224`.
+#[derive(Clone, Debug)]
+struct Dims(Vec<usize>);
+
+fn parse_shape(s: &str) -> Result<Dims, String> {
+    let dims: Result<Vec<usize>, _> = s.split(['x', 'X']).map(|d| d.trim().parse::<usize>()).collect();
+    match dims {
+        Ok(d) if !d.is_empty() && !d.contains(&0) => Ok(Dims(d)),
+        _ => Err(format!("'{s}' is not a shape like 1x3x224x224 (positive integers joined by 'x')")),
+    }
+}
+
+impl ModelArgs {
+    /// The source these flags describe, or every problem with them.
+    fn source(&self, shape: Option<Dims>) -> Result<Source, String> {
+        let shape = shape.or_else(|| self.shape.clone()).map(|d| d.0);
+        let dsl_flags: Vec<&str> = [
+            ("--alpha", self.alpha.is_some()),
+            ("--weights", self.weights.is_some()),
+            ("--version", self.version.is_some()),
+            ("--classes", self.classes.is_some()),
+            ("--in-chans", self.in_chans.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--stages", self.stages.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect();
+        if let Some(path) = &self.model {
+            if !dsl_flags.is_empty() {
+                return Err(format!("{} describe(s) a DSL network and cannot be combined with the ONNX model '{}'", dsl_flags.join(", "), path.display()));
+            }
+            return Ok(Source::Onnx { path: path.clone(), input_shape: shape });
+        }
+        if dsl_flags.is_empty() {
+            return Err("give an ONNX model (ghostc MODEL.onnx ...) or describe a GhostNet with --alpha (e.g. ghostc --alpha 1.0 ...)".into());
+        }
+        let mut problems = Vec::new();
+        let mut spec = Spec::with_width(self.alpha.unwrap_or(1.0));
+        match self.version.unwrap_or(1) {
+            1 => {}
+            2 => spec.version = Version::V2,
+            v => problems.push(format!("--version {v} is not supported; use 1 or 2")),
+        }
+        if let Some(c) = self.classes {
+            spec.num_classes = c;
+        }
+        match (&shape, self.in_chans) {
+            (Some(s), chans) => {
+                if s.len() != 4 {
+                    problems.push(format!("the input shape must be NxCxHxW, got {} dimensions", s.len()));
+                } else {
+                    spec.input = [s[0], s[1], s[2], s[3]];
+                    if chans.is_some_and(|c| c != s[1]) {
+                        problems.push(format!("--in-chans {} disagrees with the input shape's {} channels", chans.unwrap(), s[1]));
+                    }
+                }
+            }
+            (None, Some(c)) => spec.input[1] = c,
+            (None, None) => {}
+        }
+        if let Some(t) = &self.stages {
+            let text = match t.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file).map_err(|e| format!("cannot read the stage table '{file}': {e}"))?,
+                None => t.clone(),
+            };
+            match dsl::parse_stages(&text) {
+                Ok(s) => spec.stages = s,
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        if let Err(dsl::Error::Spec(p)) = spec.check() {
+            problems.extend(p);
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("\n  - "));
+        }
+        Ok(Source::Dsl { spec, weights: self.weights.clone(), seed: self.seed.unwrap_or(0) })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Inspect(a)) => inspect(&a),
+        Some(Command::Run(a)) => run(&a),
+        None => compile(&cli.compile),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn inspect(a: &InspectArgs) -> Result<(), String> {
+    let source = a.model.source(a.input_shape.clone())?;
+    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
+    let report = Report::new(&graph, 0);
+    print!("{}", if a.json { report.to_json() + "\n" } else { report.to_table() });
+    Ok(())
+}
+
+fn run(a: &RunArgs) -> Result<(), String> {
+    let source = a.model.source(None)?;
+    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
+    let in_shape = graph.shape(graph.inputs[0]).clone();
+    let per = ir::numel(&in_shape);
+    let bytes = std::fs::read(&a.input).map_err(|e| format!("cannot read '{}': {e}", a.input.display()))?;
+    if bytes.is_empty() || bytes.len() % (per * 4) != 0 {
+        return Err(format!(
+            "'{}' holds {} bytes, not a whole number of inputs of shape {} ({} bytes each as f32)",
+            a.input.display(),
+            bytes.len(),
+            ir::ShapeDisplay(&in_shape),
+            per * 4
+        ));
+    }
+    let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let out_shape = graph.shape(graph.outputs[0]).clone();
+    let row = *out_shape.last().unwrap_or(&1);
+    let mut all = Vec::new();
+    for (i, x) in values.chunks(per).enumerate() {
+        let y = interp::run(&graph, &[x]).map_err(|e| e.to_string())?.swap_remove(0);
+        for (r, logits) in y.chunks(row.max(1)).enumerate() {
+            let mut idx: Vec<usize> = (0..logits.len()).collect();
+            idx.sort_by(|&p, &q| logits[q].total_cmp(&logits[p]).then(p.cmp(&q)));
+            let top: Vec<String> = idx.iter().take(5).map(|&k| format!("{k} ({:.5})", logits[k])).collect();
+            let tag = if out_shape.len() > 1 && out_shape[0] > 1 { format!("input {i}, row {r}") } else { format!("input {i}") };
+            println!("{tag}: top-5 {}", top.join(", "));
+        }
+        all.extend(y);
+    }
+    if let Some(out) = &a.output {
+        let bytes: Vec<u8> = all.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write_atomic(out, &bytes)?;
+    }
+    Ok(())
+}
+
+fn compile(a: &CompileArgs) -> Result<(), String> {
+    let source = a.model.source(a.input_shape.clone())?;
+    let _graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    Err("code generation is not implemented yet; use `ghostc inspect` or `ghostc run`".into())
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed
+/// run never leaves a half-written file.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path.file_name().ok_or_else(|| format!("'{}' is not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write '{}': {e}", path.display())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -3,10 +3,16 @@
 
 use std::path::PathBuf;
 
-/// `../shared/fixtures` next to the workspace, if present. When it is missing the test is
-/// skipped with a notice, except under `CI`, where it fails.
+/// The fixtures directory: `$GHOSTNET_FIXTURES`, else `shared/fixtures` in the nearest
+/// folder above the workspace that has one. When it is missing the test is skipped with a
+/// notice, except under `CI`, where it fails.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let found = match std::env::var_os("GHOSTNET_FIXTURES") {
+        Some(d) => Some(PathBuf::from(d)),
+        None => workspace.ancestors().skip(1).map(|a| a.join("shared/fixtures")).find(|d| d.is_dir()),
+    };
+    let dir = found.unwrap_or_else(|| workspace.join("../shared/fixtures"));
     if dir.is_dir() {
         return Some(dir);
     }

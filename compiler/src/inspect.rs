@@ -1,0 +1,115 @@
+//! `ghostc inspect`: a per-layer table of a graph, as text or JSON.
+
+use std::fmt::Write as _;
+
+use crate::ir::{Graph, ShapeDisplay};
+
+/// One row: a node of the (optimized) graph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub op: String,
+    /// Source ops merged into this node.
+    pub fused: Vec<String>,
+    /// Shape of the first input.
+    pub input: Vec<usize>,
+    pub output: Vec<usize>,
+    pub params: usize,
+    pub macs: u64,
+}
+
+/// The totals and the rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub name: String,
+    pub params: usize,
+    pub macs: u64,
+    /// Bytes of the activation arena, 0 when memory has not been planned.
+    pub arena_bytes: usize,
+    pub layers: Vec<Layer>,
+}
+
+impl Report {
+    pub fn new(graph: &Graph, arena_bytes: usize) -> Self {
+        let layers = graph
+            .nodes
+            .iter()
+            .map(|n| Layer {
+                name: n.name.clone(),
+                op: op_label(n),
+                fused: n.fused.clone(),
+                input: n.inputs.first().map(|&t| graph.shape(t).clone()).unwrap_or_default(),
+                output: graph.shape(n.output).clone(),
+                params: graph.node_params(n),
+                macs: graph.node_macs(n),
+            })
+            .collect();
+        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
+    }
+
+    /// A fixed-width table and a totals line.
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        let w = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(4).clamp(5, 48);
+        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}", "layer", "op", "fused", "input", "output", "params", "MACs");
+        for l in &self.layers {
+            let mut name = l.name.clone();
+            if name.len() > w {
+                name = format!("…{}", &name[name.len() - (w - 1)..]);
+            }
+            let fused = if l.fused.is_empty() { "-".to_string() } else { l.fused.join("+") };
+            let _ = writeln!(
+                s,
+                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}",
+                name,
+                l.op,
+                fused,
+                ShapeDisplay(&l.input).to_string(),
+                ShapeDisplay(&l.output).to_string(),
+                l.params,
+                l.macs
+            );
+        }
+        let _ = writeln!(
+            s,
+            "total: {} layers, {} params ({:.3} M), {} MACs ({:.1} M), arena {} bytes",
+            self.layers.len(),
+            self.params,
+            self.params as f64 / 1e6,
+            self.macs,
+            self.macs as f64 / 1e6,
+            self.arena_bytes
+        );
+        s
+    }
+
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs"}]}`.
+    pub fn to_json(&self) -> String {
+        let layers: Vec<serde_json::Value> = self
+            .layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name, "op": l.op, "fused": l.fused, "input": l.input,
+                    "output": l.output, "params": l.params, "macs": l.macs,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "name": self.name, "params": self.params, "macs": self.macs,
+            "arena_bytes": self.arena_bytes, "layers": layers,
+        });
+        serde_json::to_string_pretty(&v).expect("JSON of plain values")
+    }
+}
+
+/// The op column: the op name plus the kernel shape for convolutions.
+fn op_label(n: &crate::ir::Node) -> String {
+    match &n.op {
+        crate::ir::Op::Conv(c) => {
+            let dw = if c.groups > 1 { " dw" } else { "" };
+            format!("Conv {}x{}/{}{dw}", c.kernel[0], c.kernel[1], c.stride[0])
+        }
+        op => op.name().to_string(),
+    }
+}

@@ -1,0 +1,87 @@
+//! Graph rewrites. Each pass is small and named for what it does; the driver validates
+//! the graph after every pass, so a broken rewrite is caught where it happens.
+//!
+//! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
+//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions.
+//! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
+
+mod dead_code;
+mod fold_batchnorm;
+mod fold_constants;
+mod remove_identity;
+
+use crate::ir::{Graph, ValidationErrors};
+
+/// A named graph rewrite; `run` returns whether it changed anything.
+pub struct Pass {
+    pub name: &'static str,
+    pub run: fn(&mut Graph) -> bool,
+}
+
+/// Simplifications every graph gets before anything else.
+pub const NORMALIZE: &[Pass] = &[
+    Pass { name: "remove_identity", run: remove_identity::run },
+    Pass { name: "fold_constants", run: fold_constants::run },
+    Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
+    Pass { name: "dead_code", run: dead_code::run },
+];
+
+/// A pass left the graph invalid: a compiler bug, reported with the pass's name.
+#[derive(Debug, thiserror::Error)]
+#[error("internal error: pass '{pass}' produced an invalid graph: {errors}")]
+pub struct Error {
+    pub pass: &'static str,
+    pub errors: ValidationErrors,
+}
+
+/// Runs `passes` in order, repeating the list until none changes the graph (at most
+/// `max_rounds` times), validating after every pass.
+pub fn run(graph: &mut Graph, passes: &[Pass]) -> Result<(), Error> {
+    const MAX_ROUNDS: usize = 8;
+    for _ in 0..MAX_ROUNDS {
+        let mut changed = false;
+        for p in passes {
+            if (p.run)(graph) {
+                changed = true;
+                graph.validate().map_err(|errors| Error { pass: p.name, errors })?;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Tiny graphs and the check that a pass keeps the interpreter's outputs.
+    use crate::front::dsl::weights::SplitMix64;
+    use crate::interp;
+    use crate::ir::{numel, Graph, Shape, TensorId};
+
+    pub fn random(len: usize, seed: u64) -> Vec<f32> {
+        let mut r = SplitMix64::new(seed);
+        (0..len).map(|_| r.uniform(-1.0, 1.0)).collect()
+    }
+
+    pub fn konst(g: &mut Graph, name: &str, shape: Shape, seed: u64) -> TensorId {
+        let n = numel(&shape);
+        g.add_const(name, shape, random(n, seed))
+    }
+
+    /// Runs `pass` on `g` and asserts the outputs stay within 1e-5 relative.
+    pub fn assert_preserves(g: &mut Graph, pass: fn(&mut Graph) -> bool) -> bool {
+        let input = random(numel(g.shape(g.inputs[0])), 99);
+        let before = interp::run(g, &[&input]).unwrap();
+        let changed = pass(g);
+        g.validate().unwrap();
+        let after = interp::run(g, &[&input]).unwrap();
+        for (b, a) in before.iter().zip(&after) {
+            let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            let diff = b.iter().zip(a).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff <= 1e-5 * scale, "pass changed the outputs: {diff} of {scale}");
+        }
+        changed
+    }
+}

@@ -1,0 +1,51 @@
+//! Removes nodes that pass their input through: Identity, a Reshape to the same shape, a
+//! Slice that keeps everything, a Concat of one tensor.
+
+use crate::ir::{Graph, Op};
+
+pub fn run(g: &mut Graph) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < g.nodes.len() {
+        let n = &g.nodes[i];
+        let x = n.inputs.first().copied();
+        let noop = match &n.op {
+            Op::Identity => true,
+            Op::Reshape { shape } => x.is_some_and(|x| g.shape(x) == shape),
+            Op::Slice { axes } => x.is_some_and(|x| axes.iter().all(|a| a.start == 0 && a.end == g.shape(x)[a.axis])),
+            Op::Concat { .. } => n.inputs.len() == 1,
+            _ => false,
+        };
+        if noop {
+            let (from, to) = (n.output, n.inputs[0]);
+            g.nodes.remove(i);
+            g.replace_uses(from, to);
+            changed = true;
+        } else {
+            i += 1;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::SliceAxis;
+    use crate::passes::testing::assert_preserves;
+
+    #[test]
+    fn drops_identity_full_slice_and_same_shape_reshape() {
+        let mut g = Graph::new("t");
+        let x = g.add_input("x", vec![1, 4, 2, 2]);
+        let a = g.push("id", Op::Identity, vec![x]).unwrap();
+        let b = g.push("slice", Op::Slice { axes: vec![SliceAxis { axis: 1, start: 0, end: 4 }] }, vec![a]).unwrap();
+        let c = g.push("reshape", Op::Reshape { shape: vec![1, 4, 2, 2] }, vec![b]).unwrap();
+        let d = g.push("relu", Op::Activation(crate::ir::Act::Relu), vec![c]).unwrap();
+        let e = g.push("cut", Op::Slice { axes: vec![SliceAxis { axis: 1, start: 0, end: 3 }] }, vec![d]).unwrap();
+        g.outputs.push(e);
+        assert!(assert_preserves(&mut g, run));
+        let ops: Vec<_> = g.nodes.iter().map(|n| n.op.name()).collect();
+        assert_eq!(ops, ["Relu", "Slice"]);
+    }
+}

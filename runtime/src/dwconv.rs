@@ -1,0 +1,296 @@
+//! Depthwise convolution over NHWC: every channel has its own `kh x kw` filter.
+//!
+//! `y[oy][ox][c] = act(bias[c] + sum_{ky,kx} x[oy*sh + ky - pt][ox*sw + kx - pl][c] * w[ky][kx][c]) + r[oy][ox][c]`,
+//! taps outside the input contributing nothing. Pixels are `ld` apart in `x`, `y` and `r`,
+//! so each may be a channel slice of a wider tensor (the ghost module's cheap operation
+//! reads the primary half and writes the other half of one buffer).
+//!
+//! Packed weights: `kh * kw` rows of `cpad` values (`c` rounded up to [`CPAD`], zero
+//! padded), then `bias[cpad]`. Vector loads of weights never need a mask.
+
+use super::gemm::View;
+use super::isa::{extent, Act, Arena, Isa, Part};
+use super::simd::Simd;
+
+/// Channel padding of packed depthwise weights (the widest vector).
+pub const CPAD: usize = 16;
+
+/// One depthwise convolution of one image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Depthwise {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    /// Padding above and left of the input (below and right follow from the sizes).
+    pub pt: usize,
+    pub pl: usize,
+    pub x: View,
+    pub y: View,
+    /// Offset of the packed weights and bias.
+    pub weights: usize,
+    pub act: Act,
+    pub residual: Option<View>,
+}
+
+/// `c` rounded up to [`CPAD`].
+pub const fn cpad(c: usize) -> usize {
+    c.div_ceil(CPAD) * CPAD
+}
+
+/// Length of the packed weights and bias of `c` channels with `taps` taps.
+pub const fn packed_len(c: usize, taps: usize) -> usize {
+    (taps + 1) * cpad(c)
+}
+
+/// Packs `w(ch, tap)` and `bias(ch)` into `out[..packed_len(c, taps)]`.
+pub fn pack(c: usize, taps: usize, w: impl Fn(usize, usize) -> f32, bias: impl Fn(usize) -> f32, out: &mut [f32]) {
+    let cp = cpad(c);
+    let out = &mut out[..packed_len(c, taps)];
+    out.fill(0.0);
+    for t in 0..taps {
+        for ch in 0..c {
+            out[t * cp + ch] = w(ch, t);
+        }
+    }
+    for ch in 0..c {
+        out[taps * cp + ch] = bias(ch);
+    }
+}
+
+struct Ptrs {
+    x: *const f32,
+    y: *mut f32,
+    r: *const f32,
+    w: *const f32,
+}
+
+fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
+    let wl = packed_len(d.c, d.kh * d.kw);
+    assert!(d.weights.checked_add(wl).is_some_and(|e| e <= weights.len()), "depthwise weights outside the blob");
+    assert!(d.sh > 0 && d.sw > 0 && d.kh > 0 && d.kw > 0, "depthwise kernel and strides must be positive");
+    Ptrs {
+        x: arena.at(d.x.off, extent(d.h * d.w, d.x.ld, d.c)),
+        y: arena.at(d.y.off, extent(d.oh * d.ow, d.y.ld, d.c)),
+        r: d.residual.map_or(core::ptr::null(), |r| arena.at(r.off, extent(d.oh * d.ow, r.ld, d.c))),
+        w: weights[d.weights..].as_ptr(),
+    }
+}
+
+/// Runs part `part` (a range of output rows) of `d` on tier `isa`.
+///
+/// # Panics
+/// If `isa` is not compiled in, or a range is outside the arena or the weights.
+pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
+    match isa {
+        Isa::Scalar => scalar(arena, weights, d, part),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_dwconv_f32_8c(arena, weights, d, part) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            unsafe { super::x86::avx512_dwconv_f32_16c(arena, weights, d, part) }
+        }
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+        Isa::Neon => unsafe { super::neon::neon_dwconv_f32_4c(arena, weights, d, part) },
+        #[allow(unreachable_patterns)]
+        other => panic!("kernel tier {} is not compiled into this build", other.name()),
+    }
+}
+
+/// The reference: the definition, tap by tap.
+pub fn scalar(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
+    let p = pointers(&arena, weights, d);
+    let cp = cpad(d.c);
+    // SAFETY: `pointers` checked the ranges; this part writes only its own output rows.
+    unsafe {
+        for oy in part.range(d.oh, 1) {
+            for ox in 0..d.ow {
+                for ch in 0..d.c {
+                    let mut s = *p.w.add(d.kh * d.kw * cp + ch);
+                    for ky in 0..d.kh {
+                        let iy = (oy * d.sh + ky) as isize - d.pt as isize;
+                        if iy < 0 || iy >= d.h as isize {
+                            continue;
+                        }
+                        for kx in 0..d.kw {
+                            let ix = (ox * d.sw + kx) as isize - d.pl as isize;
+                            if ix < 0 || ix >= d.w as isize {
+                                continue;
+                            }
+                            let xv = *p.x.add((iy as usize * d.w + ix as usize) * d.x.ld + ch);
+                            s += xv * *p.w.add((ky * d.kw + kx) * cp + ch);
+                        }
+                    }
+                    let o = oy * d.ow + ox;
+                    let r = if p.r.is_null() { 0.0 } else { *p.r.add(o * d.residual.unwrap().ld + ch) };
+                    *p.y.add(o * d.y.ld + ch) = d.act.apply(s) + r;
+                }
+            }
+        }
+    }
+}
+
+/// The SIMD body: picks a constant-size instantiation for the common kernels.
+///
+/// # Safety
+/// The CPU supports `S`'s tier.
+#[inline(always)]
+pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
+    let p = pointers(&arena, weights, d);
+    // SAFETY: the tier is supported (our contract); the pointers were range-checked.
+    unsafe {
+        match (d.kh, d.kw) {
+            (3, 3) => rows::<S, 3, 3>(&p, d, part),
+            (5, 5) => rows::<S, 5, 5>(&p, d, part),
+            (1, 5) => rows::<S, 1, 5>(&p, d, part),
+            (5, 1) => rows::<S, 5, 1>(&p, d, part),
+            _ => generic::<S>(&p, d, part),
+        }
+    }
+}
+
+/// A `KH x KW` depthwise convolution. For each output row and each channel vector, the
+/// filter taps live in registers while the row is swept; interior pixels take a path with
+/// no bounds checks.
+///
+/// # Safety
+/// As [`body`], with `p` from `pointers(d)` and `(d.kh, d.kw) == (KH, KW)`.
+#[inline(always)]
+unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
+    let cp = cpad(d.c);
+    let (ldx, ldy) = (d.x.ld, d.y.ld);
+    let ldr = d.residual.map_or(0, |r| r.ld);
+    // Output columns whose window lies inside the input: ox in [ox0, ox1).
+    let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
+    let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
+    // SAFETY: every address is inside the ranges `pointers` checked: taps are read only
+    // when inside the input, channels only below `d.c` (the last vector masked), and
+    // weights below `cpad(c)`.
+    unsafe {
+        for oy in part.range(d.oh, 1) {
+            let iy0 = (oy * d.sh) as isize - d.pt as isize;
+            let mut ch = 0;
+            while ch < d.c {
+                let lanes = (d.c - ch).min(S::LANES);
+                let mut wv = [[S::zero(); KW]; KH];
+                for (ky, row) in wv.iter_mut().enumerate() {
+                    for (kx, v) in row.iter_mut().enumerate() {
+                        *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
+                    }
+                }
+                let bias = S::load(p.w.add(KH * KW * cp + ch));
+                let row_ok = |ky: usize| {
+                    let iy = iy0 + ky as isize;
+                    iy >= 0 && iy < d.h as isize
+                };
+                let all_rows = (0..KH).all(row_ok);
+                let store = |ox: usize, acc: S::V| {
+                    let o = oy * d.ow + ox;
+                    let mut v = S::act(acc, d.act);
+                    if !p.r.is_null() {
+                        v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
+                    }
+                    S::store_n(p.y.add(o * ldy + ch), v, lanes);
+                };
+                let border = |ox: usize| {
+                    let ix0 = (ox * d.sw) as isize - d.pl as isize;
+                    let mut acc = bias;
+                    for ky in 0..KH {
+                        if !row_ok(ky) {
+                            continue;
+                        }
+                        let iy = (iy0 + ky as isize) as usize;
+                        for kx in 0..KW {
+                            let ix = ix0 + kx as isize;
+                            if ix >= 0 && ix < d.w as isize {
+                                let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * ldx + ch), lanes);
+                                acc = S::fma(xv, wv[ky][kx], acc);
+                            }
+                        }
+                    }
+                    store(ox, acc);
+                };
+                for ox in 0..ox0 {
+                    border(ox);
+                }
+                if all_rows {
+                    let xrow = p.x.add((iy0 as usize * d.w) * ldx + ch);
+                    for ox in ox0..ox1 {
+                        let ix0 = ox * d.sw - d.pl;
+                        let mut acc = bias;
+                        for (ky, wrow) in wv.iter().enumerate() {
+                            let xp = xrow.add((ky * d.w + ix0) * ldx);
+                            for (kx, &w) in wrow.iter().enumerate() {
+                                acc = S::fma(S::load_n(xp.add(kx * ldx), lanes), w, acc);
+                            }
+                        }
+                        store(ox, acc);
+                    }
+                } else {
+                    for ox in ox0..ox1 {
+                        border(ox);
+                    }
+                }
+                for ox in ox1..d.ow {
+                    border(ox);
+                }
+                ch += S::LANES;
+            }
+        }
+    }
+}
+
+/// Any kernel size: taps loaded from memory, every tap bounds-checked.
+///
+/// # Safety
+/// As [`body`], with `p` from `pointers(d)`.
+#[inline(always)]
+unsafe fn generic<S: Simd>(p: &Ptrs, d: &Depthwise, part: Part) {
+    let cp = cpad(d.c);
+    let ldr = d.residual.map_or(0, |r| r.ld);
+    // SAFETY: as in `rows`: only in-bounds taps, masked channel tails, padded weights.
+    unsafe {
+        for oy in part.range(d.oh, 1) {
+            for ox in 0..d.ow {
+                let mut ch = 0;
+                while ch < d.c {
+                    let lanes = (d.c - ch).min(S::LANES);
+                    let mut acc = S::load(p.w.add(d.kh * d.kw * cp + ch));
+                    for ky in 0..d.kh {
+                        let iy = (oy * d.sh + ky) as isize - d.pt as isize;
+                        if iy < 0 || iy >= d.h as isize {
+                            continue;
+                        }
+                        for kx in 0..d.kw {
+                            let ix = (ox * d.sw + kx) as isize - d.pl as isize;
+                            if ix < 0 || ix >= d.w as isize {
+                                continue;
+                            }
+                            let xv = S::load_n(p.x.add((iy as usize * d.w + ix as usize) * d.x.ld + ch), lanes);
+                            acc = S::fma(xv, S::load(p.w.add((ky * d.kw + kx) * cp + ch)), acc);
+                        }
+                    }
+                    let o = oy * d.ow + ox;
+                    let mut v = S::act(acc, d.act);
+                    if !p.r.is_null() {
+                        v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
+                    }
+                    S::store_n(p.y.add(o * d.y.ld + ch), v, lanes);
+                    ch += S::LANES;
+                }
+            }
+        }
+    }
+}

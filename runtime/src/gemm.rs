@@ -1,0 +1,346 @@
+//! Matrix products: pointwise (1x1) convolutions over NHWC pixels, the classifier, the
+//! squeeze-excite layers.
+//!
+//! `C[i][j] = act(sum_p A[i][p] * s[p] * B[p][j] + bias[j]) + R[i][j]` for `i < m`, `j < n`,
+//! where `A` and `C` live in the arena with row strides `lda` and `ldc` (a row is a pixel;
+//! the stride is the channel count of the buffer, so `C` may be a channel slice of a wider
+//! tensor), `B` is packed at compile time ([`pack`]), `s` is the optional squeeze-excite
+//! gate applied to `B`'s rows, and `R` the optional residual. With `raw`, the value before
+//! the residual is also stored there.
+//!
+//! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
+//! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
+//! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
+
+use super::isa::{extent, Act, Arena, Isa, Part};
+use super::simd::Simd;
+
+/// Width of a full panel of packed `B`.
+pub const PANEL: usize = 16;
+
+/// A strided matrix in the arena: element `(i, j)` at `off + i * ld + j`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub off: usize,
+    pub ld: usize,
+}
+
+/// One matrix product.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: View,
+    pub c: View,
+    /// Offset of packed `B` in the weights.
+    pub b: usize,
+    /// Offset of `bias[n]` in the weights.
+    pub bias: usize,
+    pub act: Act,
+    /// Added after the activation; may be `c` itself (accumulate in place).
+    pub residual: Option<View>,
+    /// Also store the value before the residual here.
+    pub raw: Option<View>,
+    /// Arena offset of `s[k]`, scaling `B`'s rows (the squeeze-excite gate).
+    pub scale: Option<usize>,
+}
+
+/// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
+pub const fn tail_width(n: usize) -> usize {
+    (n % PANEL).div_ceil(4) * 4
+}
+
+/// Length of packed `B` for `k x n`.
+pub const fn packed_len(k: usize, n: usize) -> usize {
+    (n / PANEL * PANEL + tail_width(n)) * k
+}
+
+/// Packs `b(p, j)` (`p < k`, `j < n`) into `out[..packed_len(k, n)]`.
+pub fn pack(k: usize, n: usize, b: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+    let out = &mut out[..packed_len(k, n)];
+    let full = n / PANEL;
+    let mut at = 0;
+    for panel in 0..full {
+        for p in 0..k {
+            for j in 0..PANEL {
+                out[at] = b(p, panel * PANEL + j);
+                at += 1;
+            }
+        }
+    }
+    let tw = tail_width(n);
+    for p in 0..k {
+        for j in 0..tw {
+            let col = full * PANEL + j;
+            out[at] = if col < n { b(p, col) } else { 0.0 };
+            at += 1;
+        }
+    }
+}
+
+/// Offset of packed element `(p, j)`.
+fn packed_index(k: usize, n: usize, p: usize, j: usize) -> usize {
+    let panel = j / PANEL;
+    if panel < n / PANEL {
+        panel * PANEL * k + p * PANEL + j % PANEL
+    } else {
+        n / PANEL * PANEL * k + p * tail_width(n) + j % PANEL
+    }
+}
+
+/// Checks every range `g` touches and returns the base pointers, in order: `A`, `C`,
+/// residual, raw, scale (null when absent), `B`, bias.
+///
+/// # Panics
+/// If a range leaves the arena or the weights.
+fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
+    let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
+    assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
+    let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
+    [
+        arena.at(g.a.off, extent(g.m, g.a.ld, g.k)),
+        arena.at(g.c.off, extent(g.m, g.c.ld, g.n)),
+        opt(g.residual),
+        opt(g.raw),
+        g.scale.map_or(core::ptr::null(), |s| arena.at(s, g.k) as *const f32),
+        weights[g.b..].as_ptr(),
+        weights[g.bias..].as_ptr(),
+    ]
+}
+
+/// Runs `g`'s part `part` on tier `isa`.
+///
+/// # Panics
+/// If `isa` is not compiled in, or a range is outside the arena or the weights.
+pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    match isa {
+        Isa::Scalar => scalar(arena, weights, g, part),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            unsafe { super::x86::avx512_gemm_f32_12x32(arena, weights, g, part) }
+        }
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+        Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, part) },
+        #[allow(unreachable_patterns)]
+        other => panic!("kernel tier {} is not compiled into this build", other.name()),
+    }
+}
+
+/// The reference: plain loops in the order of the definition.
+pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+    let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
+    // SAFETY: `pointers` checked that every row and column read or written is inside its
+    // buffer; this part writes only its own rows and columns of `C` and `raw`.
+    unsafe {
+        for i in rows {
+            for j in cols.clone() {
+                let mut s = 0f32;
+                for p in 0..g.k {
+                    let sc = if scale.is_null() { 1.0 } else { *scale.add(p) };
+                    s += *a.add(i * g.a.ld + p) * (*b.add(packed_index(g.k, g.n, p, j)) * sc);
+                }
+                let v = g.act.apply(s + *bias.add(j));
+                if !raw.is_null() {
+                    *(raw as *mut f32).add(i * g.raw.unwrap().ld + j) = v;
+                }
+                let r = if res.is_null() { 0.0 } else { *res.add(i * g.residual.unwrap().ld + j) };
+                *(c as *mut f32).add(i * g.c.ld + j) = v + r;
+            }
+        }
+    }
+}
+
+/// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
+/// them, else column ranges in multiples of `grain` columns.
+fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+    if part.count <= 1 {
+        (0..m, 0..n)
+    } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
+        (part.range(m, mr), 0..n)
+    } else {
+        (0..m, part.range(n, grain))
+    }
+}
+
+/// The SIMD body: `MR` rows by `NV` vectors of columns per tile.
+///
+/// # Safety
+/// The CPU supports `S`'s tier.
+#[inline(always)]
+pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+    let group = NV * S::LANES;
+    let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
+    if rows.is_empty() || cols.is_empty() {
+        return;
+    }
+    let full = g.n / PANEL * PANEL;
+    let out = Out {
+        c: c as *mut f32,
+        ldc: g.c.ld,
+        res,
+        ldr: g.residual.map_or(0, |v| v.ld),
+        raw: raw as *mut f32,
+        ldw: g.raw.map_or(0, |v| v.ld),
+        act: g.act,
+    };
+    // Column chunks: groups of NV vectors over full panels, then what is left of the full
+    // panels, then the tail panel.
+    let mut j = cols.start;
+    while j < cols.end {
+        let (width, stride, bcol) = if j + group <= full.min(cols.end) {
+            (group, PANEL, j)
+        } else if j < full {
+            ((full.min(cols.end) - j).min(group), PANEL, j)
+        } else {
+            (cols.end - j, tail_width(g.n), j)
+        };
+        let bptr = |col: usize| -> *const f32 {
+            let panel = col / PANEL;
+            // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
+            unsafe {
+                if col < full { b.add(panel * PANEL * g.k + col % PANEL) } else { b.add(full * g.k + col % PANEL) }
+            }
+        };
+        let nvec = width.div_ceil(S::LANES);
+        let last = width - (nvec - 1) * S::LANES;
+        let mut bp = [core::ptr::null(); 4];
+        for (v, p) in bp.iter_mut().enumerate().take(nvec) {
+            *p = bptr(bcol + v * S::LANES);
+        }
+        let mut i = rows.start;
+        while i < rows.end {
+            let left = rows.end - i;
+            let t = Tile { k: g.k, a, lda: g.a.ld, row: i, bp, bstride: stride, scale, bias: bias.wrapping_add(j), col: j, last };
+            // SAFETY: the tier is supported (our contract); all pointers were range-checked.
+            unsafe {
+                if g.m == 1 || left < 3 {
+                    dispatch::<S, 1, NV>(&t, 1, nvec, &out);
+                    i += 1;
+                } else if left < MR / 2 {
+                    let r = left.min(4);
+                    dispatch::<S, 4, NV>(&t, r, nvec, &out);
+                    i += r;
+                } else {
+                    let r = left.min(MR);
+                    dispatch::<S, MR, NV>(&t, r, nvec, &out);
+                    i += r;
+                }
+            }
+        }
+        j += width;
+    }
+}
+
+/// Where and how a tile's results are stored.
+struct Out {
+    c: *mut f32,
+    ldc: usize,
+    res: *const f32,
+    ldr: usize,
+    raw: *mut f32,
+    ldw: usize,
+    act: Act,
+}
+
+/// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
+struct Tile {
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    row: usize,
+    bp: [*const f32; 4],
+    bstride: usize,
+    scale: *const f32,
+    bias: *const f32,
+    col: usize,
+    /// Lanes used in the last vector.
+    last: usize,
+}
+
+/// Picks the instantiation for `nvec` vectors and the scale flag.
+///
+/// # Safety
+/// The tier is supported and every pointer in `t` and `o` is valid for the tile.
+#[inline(always)]
+unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile, rows: usize, nvec: usize, o: &Out) {
+    let scaled = !t.scale.is_null();
+    // SAFETY: forwarded contract.
+    unsafe {
+        match (nvec, scaled) {
+            (1, false) => tile::<S, MR, 1, false>(t, rows, o),
+            (1, true) => tile::<S, MR, 1, true>(t, rows, o),
+            (2, false) if NV >= 2 => tile::<S, MR, 2, false>(t, rows, o),
+            (2, true) if NV >= 2 => tile::<S, MR, 2, true>(t, rows, o),
+            (3, false) if NV >= 3 => tile::<S, MR, 3, false>(t, rows, o),
+            (3, true) if NV >= 3 => tile::<S, MR, 3, true>(t, rows, o),
+            (_, false) => tile::<S, MR, 4, false>(t, rows, o),
+            (_, true) => tile::<S, MR, 4, true>(t, rows, o),
+        }
+    }
+}
+
+/// The microkernel: `MR x NV` accumulators over the whole `k`, then the epilogue for the
+/// first `rows` rows. Rows past `rows` read row `rows - 1` and are not stored.
+///
+/// # Safety
+/// As [`dispatch`].
+#[inline(always)]
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile, rows: usize, o: &Out) {
+    // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
+    // this chunk (checked by the driver); the tier is supported.
+    unsafe {
+        let mut ap = [t.a; MR];
+        for (r, p) in ap.iter_mut().enumerate() {
+            *p = t.a.add((t.row + r.min(rows - 1)) * t.lda);
+        }
+        let mut acc = [[S::zero(); NV]; MR];
+        let partial = t.last < S::LANES;
+        for p in 0..t.k {
+            let mut bv = [S::zero(); NV];
+            for v in 0..NV {
+                let q = t.bp[v].add(p * t.bstride);
+                bv[v] = if v == NV - 1 && partial { S::load_part(q, t.last) } else { S::load(q) };
+            }
+            if SCALE {
+                let s = S::splat(*t.scale.add(p));
+                for b in &mut bv {
+                    *b = S::mul(*b, s);
+                }
+            }
+            for r in 0..MR {
+                let x = S::splat(*ap[r].add(p));
+                for v in 0..NV {
+                    acc[r][v] = S::fma(x, bv[v], acc[r][v]);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate().take(rows) {
+            let i = t.row + r;
+            for (v, &x) in row.iter().enumerate() {
+                let lanes = if v == NV - 1 { t.last } else { S::LANES };
+                let col = t.col + v * S::LANES;
+                let mut y = S::add(x, S::load_n(t.bias.add(v * S::LANES), lanes));
+                y = S::act(y, o.act);
+                if !o.raw.is_null() {
+                    S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
+                }
+                if !o.res.is_null() {
+                    y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
+                }
+                S::store_n(o.c.add(i * o.ldc + col), y, lanes);
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+#![cfg(target_arch = "x86_64")]
+//! The x86-64 tiers: AVX2+FMA (`__m256`, 8 lanes) and AVX-512F (`__m512`, 16 lanes), CPU
+//! detection without `std`, and the `#[target_feature]` wrappers that instantiate the
+//! generic kernel bodies.
+
+use core::arch::x86_64::*;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use super::conv::{self, Dense};
+use super::dwconv::{self, Depthwise};
+use super::gemm::{self, Gemm};
+use super::isa::{Arena, Part};
+use super::pool::{self, GlobalAvg};
+use super::simd::Simd;
+
+/// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
+static FEATURES: AtomicU8 = AtomicU8::new(0);
+
+fn features() -> u8 {
+    let f = FEATURES.load(Ordering::Relaxed);
+    if f & 1 != 0 {
+        return f;
+    }
+    let f = detect() | 1;
+    FEATURES.store(f, Ordering::Relaxed);
+    f
+}
+
+/// Reads CPUID and the OS-enabled register state (XCR0).
+// `__cpuid` became a safe function in Rust 1.94; the blocks keep older compilers working.
+#[allow(unused_unsafe)]
+fn detect() -> u8 {
+    // SAFETY: CPUID exists on every x86-64 CPU.
+    let l1 = unsafe { __cpuid(1) };
+    let osxsave = l1.ecx & (1 << 27) != 0;
+    let fma = l1.ecx & (1 << 12) != 0;
+    if !osxsave {
+        return 0;
+    }
+    // SAFETY: OSXSAVE is set, so XGETBV is available (`xcr0` enables only `xsave`).
+    let xcr0 = unsafe { xcr0() };
+    // SAFETY: CPUID exists on every x86-64 CPU; leaf 0 reports the highest leaf.
+    let max_leaf = unsafe { __cpuid(0) }.eax;
+    // SAFETY: leaf 7 exists when the highest leaf is at least 7.
+    let l7 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 0) }.ebx } else { 0 };
+    let ymm_state = xcr0 & 0b110 == 0b110;
+    let zmm_state = xcr0 & 0b1110_0110 == 0b1110_0110;
+    let avx2 = fma && ymm_state && l7 & (1 << 5) != 0;
+    let avx512 = zmm_state && l7 & (1 << 16) != 0;
+    ((avx2 as u8) << 1) | ((avx512 as u8) << 2)
+}
+
+/// # Safety
+/// The CPU supports XSAVE and the OS enabled it (CPUID.1:ECX.OSXSAVE).
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    // SAFETY: XGETBV is enabled (caller's contract); register 0 always exists.
+    unsafe { _xgetbv(0) }
+}
+
+/// Whether AVX2 and FMA are usable (CPU and OS).
+pub fn has_avx2() -> bool {
+    features() & 2 != 0
+}
+
+/// Whether AVX-512F is usable (CPU and OS).
+pub fn has_avx512() -> bool {
+    features() & 4 != 0
+}
+
+/// The AVX2+FMA tier.
+#[derive(Clone, Copy)]
+pub(super) struct Avx2;
+
+/// Lane-count mask for AVX2 masked loads and stores.
+#[inline(always)]
+unsafe fn mask8(n: usize) -> __m256i {
+    // SAFETY: AVX2 is available (caller's contract).
+    unsafe { _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) }
+}
+
+impl Simd for Avx2 {
+    const LANES: usize = 8;
+    type V = __m256;
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: 8 readable values at `p`, AVX available (trait contract).
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const f32, n: usize) -> __m256 {
+        // SAFETY: `n` readable values at `p`; masked lanes are not accessed.
+        unsafe { _mm256_maskload_ps(p, mask8(n)) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: 8 writable values at `p` (trait contract).
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_part(p: *mut f32, v: __m256, n: usize) {
+        // SAFETY: `n` writable values at `p`; masked lanes are not accessed.
+        unsafe { _mm256_maskstore_ps(p, mask8(n), v) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: FMA is available (trait contract).
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_min_ps(a, b) }
+    }
+}
+
+/// The AVX-512F tier.
+#[derive(Clone, Copy)]
+pub(super) struct Avx512;
+
+impl Simd for Avx512 {
+    const LANES: usize = 16;
+    type V = __m512;
+    #[inline(always)]
+    unsafe fn zero() -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: 16 readable values at `p` (trait contract).
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const f32, n: usize) -> __m512 {
+        // SAFETY: `n` readable values at `p`; masked lanes are not accessed.
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: 16 writable values at `p` (trait contract).
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_part(p: *mut f32, v: __m512, n: usize) {
+        // SAFETY: `n` writable values at `p`; masked lanes are not accessed.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, v) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_min_ps(a, b) }
+    }
+}
+
+/// Declares `#[target_feature]` wrappers around generic bodies.
+macro_rules! wrappers {
+    ($($feature:literal => $name:ident($($arg:ident: $ty:ty),*) = $body:expr;)*) => {$(
+        /// # Safety
+        /// The CPU supports the wrapper's target features.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn $name($($arg: $ty),*) {
+            // SAFETY: the features are enabled for this function (caller's contract).
+            unsafe { $body }
+        }
+    )*};
+}
+
+wrappers! {
+    "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, p);
+    "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, p);
+    "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx2>(a, w, d, p);
+    "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx512>(a, w, d, p);
+    "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx2, 4>(a, i, w, d, p);
+    "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx512, 4>(a, i, w, d, p);
+    "avx2,fma" => avx2_gap_f32_8c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx2>(a, g, p);
+    "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
+}

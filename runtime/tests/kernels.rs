@@ -1,0 +1,355 @@
+//! Every SIMD kernel against the scalar reference: many sizes, every tail length, channel
+//! offsets and strides, epilogues, and the split into parts.
+//!
+//! Each test runs every tier this machine supports and says which; under `CI` on x86-64
+//! the suite fails if AVX2 or AVX-512 never ran (see `tiers_that_must_run`).
+
+use ghostnet_runtime::conv::{self, Dense, Strided};
+use ghostnet_runtime::dwconv::{self, Depthwise};
+use ghostnet_runtime::gemm::{self, Gemm, View};
+use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
+use ghostnet_runtime::pool::{self, GlobalAvg};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// The tiers to compare against scalar on this machine.
+fn simd_tiers() -> Vec<Isa> {
+    let tiers: Vec<Isa> = [Isa::Avx2, Isa::Avx512, Isa::Neon].into_iter().filter(|i| i.supported()).collect();
+    eprintln!("tiers run: scalar{}", tiers.iter().map(|t| format!(", {}", t.name())).collect::<String>());
+    tiers
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = 1e-5 * (1.0 + w.abs()) * 4.0;
+        assert!((g - w).abs() <= tol, "{what}: element {i}: got {g}, want {w}");
+    }
+}
+
+const ACTS: [Act; 4] = [Act::None, Act::Relu, Act::HardSigmoid { alpha: 1.0 / 6.0, beta: 0.5 }, Act::Sigmoid];
+
+#[test]
+fn tiers_that_must_run() {
+    let tiers = simd_tiers();
+    if std::env::var_os("CI").is_some() && cfg!(target_arch = "x86_64") {
+        assert!(tiers.contains(&Isa::Avx2), "CI machine must run the AVX2 tier");
+        assert!(tiers.contains(&Isa::Avx512), "CI machine must run the AVX-512 tier");
+    }
+    if cfg!(target_arch = "aarch64") {
+        assert!(tiers.contains(&Isa::Neon));
+    }
+}
+
+/// Runs `f` on a copy of `arena` for the scalar tier and for `isa`, split in `parts`.
+fn both(arena: &[f32], parts: usize, isa: Isa, f: &dyn Fn(Isa, Arena<'_>, Part)) -> (Vec<f32>, Vec<f32>) {
+    let mut want = arena.to_vec();
+    f(Isa::Scalar, Arena::new(&mut want), Part::ALL);
+    let mut got = arena.to_vec();
+    for index in 0..parts {
+        f(isa, Arena::new(&mut got), Part { index, count: parts });
+    }
+    (got, want)
+}
+
+#[test]
+fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
+    let mut rng = Rng(1);
+    let tiers = simd_tiers();
+    let mut cases = 0;
+    for &m in &[1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 25, 49] {
+        for &k in &[1, 2, 7, 16, 37] {
+            for &n in &[1, 3, 4, 5, 8, 12, 15, 16, 17, 20, 31, 32, 36, 47, 48, 52, 100] {
+                let variant = cases % 8;
+                cases += 1;
+                let act = ACTS[cases % ACTS.len()];
+                let (lda, ldc) = (k + (variant & 1) * 3, n + (variant & 2) * 5);
+                let aoff = 1 + (variant & 4);
+                let coff = aoff + m * lda + 2;
+                let roff = coff + m * ldc + 1;
+                let woff = roff + m * ldc + 3;
+                let soff = woff + m * ldc;
+                let arena = rng.vec(soff + k + 8);
+                let mut weights = rng.vec(3);
+                let b = weights.len();
+                let dense = rng.vec(k * n);
+                weights.resize(b + gemm::packed_len(k, n), 0.0);
+                gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                let bias = weights.len();
+                weights.extend(rng.vec(n));
+                let g = Gemm {
+                    m,
+                    k,
+                    n,
+                    a: View { off: aoff, ld: lda },
+                    c: View { off: coff, ld: ldc },
+                    b,
+                    bias,
+                    act,
+                    residual: (variant & 1 == 1).then_some(View { off: roff, ld: ldc }),
+                    raw: (variant & 2 == 2).then_some(View { off: woff, ld: ldc }),
+                    scale: (variant & 4 == 4).then_some(soff),
+                };
+                for &isa in &tiers {
+                    for parts in [1, 2, 3] {
+                        let (got, want) = both(&arena, parts, isa, &|i, a, p| gemm::gemm(i, a, &weights, &g, p));
+                        assert_close(&format!("{} gemm m{m} k{k} n{n} v{variant} parts{parts}", isa.name()), &got, &want);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_scalar_matches_the_definition() {
+    // Checks the packing and the reference against dense loops.
+    let mut rng = Rng(2);
+    for &(m, k, n) in &[(3, 5, 20), (1, 16, 37), (4, 2, 16)] {
+        let a = rng.vec(m * k);
+        let dense = rng.vec(k * n);
+        let bias = rng.vec(n);
+        let mut weights = vec![0.0; gemm::packed_len(k, n)];
+        gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights);
+        let b_off = 0;
+        let bias_off = weights.len();
+        weights.extend(&bias);
+        let mut arena = a.clone();
+        arena.resize(m * k + m * n, 0.0);
+        let g = Gemm {
+            m,
+            k,
+            n,
+            a: View { off: 0, ld: k },
+            c: View { off: m * k, ld: n },
+            b: b_off,
+            bias: bias_off,
+            act: Act::None,
+            residual: None,
+            raw: None,
+            scale: None,
+        };
+        gemm::gemm(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = bias[j] + (0..k).map(|p| a[i * k + p] * dense[p * n + j]).sum::<f32>();
+                let got = arena[m * k + i * n + j];
+                assert!((got - want).abs() < 1e-5, "m{m} k{k} n{n} ({i},{j}): {got} vs {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn depthwise_matches_scalar_for_every_kernel_stride_and_tail() {
+    let mut rng = Rng(3);
+    let tiers = simd_tiers();
+    let mut cases = 0;
+    for &(kh, kw) in &[(3, 3), (5, 5), (1, 5), (5, 1), (3, 1), (1, 1)] {
+        for &(sh, sw) in &[(1, 1), (2, 2)] {
+            for &(h, w) in &[(1, 1), (2, 3), (5, 5), (7, 7), (8, 6), (14, 14)] {
+                for &c in &[1, 3, 4, 8, 12, 16, 17, 20, 36, 40] {
+                    cases += 1;
+                    let (pt, pl) = (kh / 2, kw / 2);
+                    let oh = (h + 2 * pt - kh) / sh + 1;
+                    let ow = (w + 2 * pl - kw) / sw + 1;
+                    let (xoff, ldx) = (cases % 5, c + (cases % 3) * 4);
+                    let yoff = xoff + h * w * ldx + 3;
+                    let ldy = c + (cases % 2) * 8;
+                    let roff = yoff + oh * ow * ldy;
+                    let arena = rng.vec(roff + oh * ow * ldy + 1);
+                    let taps = kh * kw;
+                    let wd = rng.vec(c * taps);
+                    let bd = rng.vec(c);
+                    let mut weights = vec![0.0; 1 + dwconv::packed_len(c, taps)];
+                    dwconv::pack(c, taps, |ch, t| wd[ch * taps + t], |ch| bd[ch], &mut weights[1..]);
+                    let d = Depthwise {
+                        h,
+                        w,
+                        c,
+                        oh,
+                        ow,
+                        kh,
+                        kw,
+                        sh,
+                        sw,
+                        pt,
+                        pl,
+                        x: View { off: xoff, ld: ldx },
+                        y: View { off: yoff, ld: ldy },
+                        weights: 1,
+                        act: ACTS[cases % ACTS.len()],
+                        residual: (cases % 3 == 0).then_some(View { off: roff, ld: ldy }),
+                    };
+                    for &isa in &tiers {
+                        for parts in [1, 2] {
+                            let (got, want) = both(&arena, parts, isa, &|i, a, p| dwconv::depthwise(i, a, &weights, &d, p));
+                            assert_close(&format!("{} dw {kh}x{kw}/{sh} {h}x{w}x{c} parts{parts}", isa.name()), &got, &want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn depthwise_scalar_matches_the_definition_with_padding() {
+    // 3x3, stride 2, pad 1 on a 4x4 single channel, by hand.
+    let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+    let mut weights = vec![0.0; dwconv::packed_len(1, 9)];
+    dwconv::pack(1, 9, |_, t| t as f32, |_| 0.5, &mut weights);
+    let mut arena = x.clone();
+    arena.resize(16 + 4, 0.0);
+    let d = Depthwise {
+        h: 4,
+        w: 4,
+        c: 1,
+        oh: 2,
+        ow: 2,
+        kh: 3,
+        kw: 3,
+        sh: 2,
+        sw: 2,
+        pt: 1,
+        pl: 1,
+        x: View { off: 0, ld: 1 },
+        y: View { off: 16, ld: 1 },
+        weights: 0,
+        act: Act::None,
+        residual: None,
+    };
+    dwconv::depthwise(Isa::Scalar, Arena::new(&mut arena), &weights, &d, Part::ALL);
+    // Output (0,0) sees input rows -1..1, cols -1..1: taps 4,5,7,8 on x 0,1,4,5.
+    let want00 = 0.5 + 4.0 * 0.0 + 5.0 * 1.0 + 7.0 * 4.0 + 8.0 * 5.0;
+    assert_eq!(arena[16], want00);
+}
+
+#[test]
+fn dense_conv_matches_scalar_reading_nchw_input_or_the_arena() {
+    let mut rng = Rng(4);
+    let tiers = simd_tiers();
+    for &(cin, cout, k, s, h, w) in &[(3, 16, 3, 2, 9, 9), (1, 16, 3, 2, 8, 7), (3, 20, 3, 2, 5, 6), (3, 8, 3, 1, 4, 4), (2, 52, 5, 2, 7, 7), (3, 24, 1, 1, 3, 3)] {
+        let p = k / 2;
+        let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+        let wd = rng.vec(cout * cin * k * k);
+        let bd = rng.vec(cout);
+        let mut weights = vec![0.0; 2 + conv::packed_len(k, k, cin, cout)];
+        conv::pack(k, k, cin, cout, |o, i, ky, kx| wd[((o * cin + i) * k + ky) * k + kx], |o| bd[o], &mut weights[2..]);
+        let input = rng.vec(cin * h * w + 5);
+        for from_input in [true, false] {
+            let x = if from_input {
+                Strided { off: 5, cs: h * w, rs: w, ps: 1 }
+            } else {
+                Strided { off: 3, cs: 1, rs: w * cin, ps: cin }
+            };
+            let yoff = 3 + h * w * cin;
+            let arena = rng.vec(yoff + oh * ow * (cout + 4) * 2);
+            let d = Dense {
+                h,
+                w,
+                cin,
+                oh,
+                ow,
+                cout,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pt: p,
+                pl: p,
+                x,
+                y: View { off: yoff, ld: cout + 4 },
+                weights: 2,
+                act: Act::Relu,
+                residual: (!from_input).then_some(View { off: yoff + oh * ow * (cout + 4), ld: cout + 4 }),
+            };
+            let src = from_input.then_some(&input[..]);
+            for &isa in &tiers {
+                for parts in [1, 2] {
+                    let (got, want) = both(&arena, parts, isa, &|i, a, pt| conv::dense(i, a, src, &weights, &d, pt));
+                    assert_close(&format!("{} conv {cin}->{cout} k{k}/{s} {h}x{w}", isa.name()), &got, &want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn global_average_pool_matches_scalar() {
+    let mut rng = Rng(5);
+    let tiers = simd_tiers();
+    for &pixels in &[1, 2, 3, 7, 49, 196] {
+        for &c in &[1, 4, 12, 16, 20, 33, 960] {
+            let ld = c + 3;
+            let arena = rng.vec(2 + pixels * ld + c);
+            let g = GlobalAvg { pixels, c, x: View { off: 2, ld }, y: 2 + pixels * ld };
+            for &isa in &tiers {
+                for parts in [1, 2] {
+                    let (got, want) = both(&arena, parts, isa, &|i, a, p| pool::global_avg(i, a, &g, p));
+                    assert_close(&format!("{} gap {pixels}x{c}", isa.name()), &got, &want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn parts_cover_every_index_once() {
+    for n in [0, 1, 5, 16, 17, 100] {
+        for grain in [1, 4, 16] {
+            for count in 1..5 {
+                let mut seen = vec![0; n];
+                for index in 0..count {
+                    for i in (Part { index, count }).range(n, grain) {
+                        seen[i] += 1;
+                    }
+                }
+                assert!(seen.iter().all(|&s| s == 1), "n{n} grain{grain} count{count}");
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_access_panics_instead_of_corrupting() {
+    let mut arena = vec![0.0; 10];
+    let weights = vec![0.0; 100];
+    let g = Gemm {
+        m: 4,
+        k: 4,
+        n: 4,
+        a: View { off: 0, ld: 4 },
+        c: View { off: 0, ld: 4 },
+        b: 0,
+        bias: 0,
+        act: Act::None,
+        residual: None,
+        raw: None,
+        scale: None,
+    };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gemm::gemm(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL)
+    }));
+    assert!(r.is_err());
+}
+
+#[test]
+fn exp_is_accurate() {
+    for i in -200..=200 {
+        let x = i as f32 * 0.37;
+        let (got, want) = (ghostnet_runtime::isa::exp(x), (x as f64).exp());
+        if want < 1e38 && want > 1e-37 {
+            assert!(((got as f64 - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+        }
+    }
+}

@@ -91,5 +91,6 @@ impl Source {
 /// Loads `source` and runs the passes that every back end wants.
 pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
     passes::run(&mut graph, passes::NORMALIZE)?;
+    passes::run(&mut graph, passes::FUSE)?;
     Ok(graph)
 }

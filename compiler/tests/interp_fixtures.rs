@@ -12,6 +12,10 @@ fn check(stem: &str) {
     let want = common::read_f32(&dir.join(format!("{stem}.ort.bin")));
     let got = interp::run(&graph, &[&input]).unwrap().remove(0);
     common::assert_close(stem, &got, &want, 1e-5, 1000);
+    // The fused graph computes the same function.
+    let fused = ghostnet_compiler::optimize(graph).unwrap();
+    let got = interp::run(&fused, &[&input]).unwrap().remove(0);
+    common::assert_close(&format!("{stem} fused"), &got, &want, 1e-5, 1000);
 }
 
 #[test]

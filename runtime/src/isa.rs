@@ -201,13 +201,22 @@ impl<'a> Arena<'a> {
     }
 }
 
-/// An `Arena` that may cross threads.
-///
-/// # Safety
-/// Whoever creates it promises that threads sharing it only run disjoint parts
-/// ([`Part`]) of the same layer at the same time, and synchronize between layers.
+/// An `Arena` that may cross threads; see [`SharedArena::new`].
 #[derive(Clone, Copy, Debug)]
-pub struct SharedArena<'a>(pub Arena<'a>);
+pub struct SharedArena<'a>(Arena<'a>);
+
+impl<'a> SharedArena<'a> {
+    /// # Safety
+    /// Threads sharing the arena only run disjoint parts ([`Part`]) of the same kernel
+    /// call at the same time, and wait on a common barrier between calls.
+    pub unsafe fn new(arena: Arena<'a>) -> Self {
+        SharedArena(arena)
+    }
+
+    pub fn get(self) -> Arena<'a> {
+        self.0
+    }
+}
 
 // SAFETY: see the type's contract; the creator guarantees disjoint writes per layer and
 // synchronization between layers.

@@ -22,6 +22,7 @@ extern crate std;
 pub mod conv;
 pub mod detect;
 pub mod dwconv;
+pub mod exec;
 pub mod gemm;
 pub mod isa;
 pub mod neon;

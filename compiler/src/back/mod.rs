@@ -1,3 +1,4 @@
 //! Back ends: where graphs go.
 
 pub mod onnx;
+pub mod rust;

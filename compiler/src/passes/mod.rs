@@ -8,6 +8,11 @@
 mod dead_code;
 mod fold_batchnorm;
 mod fold_constants;
+mod fuse_activation;
+mod fuse_ghost;
+mod fuse_residual;
+mod fuse_scale;
+mod fuse_squeeze_excite;
 mod remove_identity;
 
 use crate::ir::{Graph, ValidationErrors};
@@ -23,6 +28,18 @@ pub const NORMALIZE: &[Pass] = &[
     Pass { name: "remove_identity", run: remove_identity::run },
     Pass { name: "fold_constants", run: fold_constants::run },
     Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
+    Pass { name: "dead_code", run: dead_code::run },
+];
+
+/// Fusions, in dependency order: activations first (the squeeze-excite pattern needs
+/// them), the gate multiply before the ghost module (which inherits its scale), residual
+/// adds last (into shortcut convs or ghost modules).
+pub const FUSE: &[Pass] = &[
+    Pass { name: "fuse_activation", run: fuse_activation::run },
+    Pass { name: "fuse_squeeze_excite", run: fuse_squeeze_excite::run },
+    Pass { name: "fuse_scale", run: fuse_scale::run },
+    Pass { name: "fuse_ghost", run: fuse_ghost::run },
+    Pass { name: "fuse_residual", run: fuse_residual::run },
     Pass { name: "dead_code", run: dead_code::run },
 ];
 

@@ -153,6 +153,35 @@ fn node_name(n: &NodeProto) -> &str {
     }
 }
 
+/// The PyTorch module a node comes from, as a dotted path like `blocks.3.0.ghost1.primary_conv.0`,
+/// when the exporter recorded it: the TorchScript exporter in the node name
+/// (`/blocks/blocks.3/blocks.3.0/ghost1/primary_conv/primary_conv.0/Conv`), the dynamo
+/// exporter in the weight's name (`blocks.3.0.ghost1.primary_conv.0.weight`).
+fn module_path(n: &NodeProto) -> Option<String> {
+    if let Some(scope) = n.name.strip_prefix('/') {
+        let parts: Vec<&str> = scope.split('/').collect();
+        let mut path = String::new();
+        let mut prev = "";
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            match part.strip_prefix(prev).and_then(|r| r.strip_prefix('.')) {
+                Some(rest) if !prev.is_empty() => {
+                    path.push('.');
+                    path.push_str(rest);
+                }
+                _ => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(part);
+                }
+            }
+            prev = part;
+        }
+        return (!path.is_empty()).then_some(path);
+    }
+    n.input.get(1).and_then(|w| w.strip_suffix(".weight")).filter(|p| !p.contains("::")).map(str::to_string)
+}
+
 /// Node indices in an order where every node follows the nodes it reads from. Exporters
 /// already sort their nodes; this accepts any order and reports reads of names nothing
 /// defines, cycles, and graphs deeper than the limit.
@@ -386,7 +415,7 @@ impl Converter<'_> {
     }
 
     fn push(&mut self, node: NodeView<'_>, op: Op, inputs: Vec<TensorId>) -> Result<Value, String> {
-        let name = node_name(node.proto).to_string();
+        let name = module_path(node.proto).unwrap_or_else(|| node_name(node.proto).to_string());
         self.graph.push(name, op, inputs).map(Value::Tensor)
     }
 

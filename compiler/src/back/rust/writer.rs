@@ -1,0 +1,468 @@
+//! Writing a [`Program`] as Rust: constants, the weight blob, `Net`, one function per
+//! block of the network, and the runtime's kernel sources carried in a private module.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use super::lower::{Kind, Program, Step};
+use super::{Options, WeightsSource};
+use ghostnet_runtime as rt;
+use rt::isa::Act;
+
+fn lit(v: usize) -> Literal {
+    Literal::usize_unsuffixed(v)
+}
+
+fn flit(v: f32) -> TokenStream {
+    if v.is_finite() {
+        let l = Literal::f32_unsuffixed(v);
+        quote!(#l)
+    } else if v.is_nan() {
+        quote!(f32::NAN)
+    } else if v > 0.0 {
+        quote!(f32::INFINITY)
+    } else {
+        quote!(f32::NEG_INFINITY)
+    }
+}
+
+fn act(a: &Act) -> TokenStream {
+    match *a {
+        Act::None => quote!(Act::None),
+        Act::Relu => quote!(Act::Relu),
+        Act::Sigmoid => quote!(Act::Sigmoid),
+        Act::Clip { min, max } => {
+            let (lo, hi) = (flit(min), flit(max));
+            quote!(Act::Clip { min: #lo, max: #hi })
+        }
+        Act::HardSigmoid { alpha, beta } => {
+            let (a, b) = (flit(alpha), flit(beta));
+            quote!(Act::HardSigmoid { alpha: #a, beta: #b })
+        }
+    }
+}
+
+fn view(v: &rt::gemm::View) -> TokenStream {
+    let (o, l) = (lit(v.off), lit(v.ld));
+    quote!(View { off: #o, ld: #l })
+}
+
+fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> TokenStream) -> TokenStream {
+    match v {
+        Some(x) => {
+            let t = f(x);
+            quote!(Some(#t))
+        }
+        None => quote!(None),
+    }
+}
+
+fn mat(m: &rt::ops::Mat) -> TokenStream {
+    let (o, r, c) = (lit(m.off), lit(m.rs), lit(m.cs));
+    quote!(Mat { off: #o, rs: #r, cs: #c })
+}
+
+/// The call for one step.
+fn call(kind: &Kind) -> TokenStream {
+    match kind {
+        Kind::InputToNhwc { dst, ld, channels, hw } => {
+            let (d, l, c, h) = (lit(*dst), lit(*ld), lit(*channels), lit(*hw));
+            quote!(c.input_to_nhwc(#d, #l, #c, #h);)
+        }
+        Kind::Gemm(g) => {
+            let (m, k, n, b, bias) = (lit(g.m), lit(g.k), lit(g.n), lit(g.b), lit(g.bias));
+            let (a, cc, ac) = (view(&g.a), view(&g.c), act(&g.act));
+            let res = opt(&g.residual, view);
+            let raw = opt(&g.raw, view);
+            let scale = opt(&g.scale, |s| {
+                let s = lit(*s);
+                quote!(#s)
+            });
+            quote! {
+                c.gemm(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale });
+            }
+        }
+        Kind::Depthwise(d) => {
+            let f = [d.h, d.w, d.c, d.oh, d.ow, d.kh, d.kw, d.sh, d.sw, d.pt, d.pl, d.weights].map(lit);
+            let [h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, wo] = f;
+            let (x, y, a) = (view(&d.x), view(&d.y), act(&d.act));
+            let res = opt(&d.residual, view);
+            quote! {
+                c.depthwise(&Depthwise {
+                    h: #h, w: #w, c: #ch, oh: #oh, ow: #ow, kh: #kh, kw: #kw, sh: #sh, sw: #sw, pt: #pt, pl: #pl,
+                    x: #x, y: #y, weights: #wo, act: #a, residual: #res,
+                });
+            }
+        }
+        Kind::Dense { conv: d, from_input } => {
+            let f = [d.h, d.w, d.cin, d.oh, d.ow, d.cout, d.kh, d.kw, d.sh, d.sw, d.pt, d.pl, d.weights].map(lit);
+            let [h, w, cin, oh, ow, cout, kh, kw, sh, sw, pt, pl, wo] = f;
+            let [xo, cs, rs, ps] = [d.x.off, d.x.cs, d.x.rs, d.x.ps].map(lit);
+            let (y, a) = (view(&d.y), act(&d.act));
+            let res = opt(&d.residual, view);
+            let method = if *from_input { quote!(dense_input) } else { quote!(dense) };
+            quote! {
+                c.#method(&Dense {
+                    h: #h, w: #w, cin: #cin, oh: #oh, ow: #ow, cout: #cout, kh: #kh, kw: #kw, sh: #sh, sw: #sw,
+                    pt: #pt, pl: #pl, x: Strided { off: #xo, cs: #cs, rs: #rs, ps: #ps }, y: #y, weights: #wo,
+                    act: #a, residual: #res,
+                });
+            }
+        }
+        Kind::GlobalAvg(g) => {
+            let (p, ch, y, x) = (lit(g.pixels), lit(g.c), lit(g.y), view(&g.x));
+            quote!(c.global_avg(&GlobalAvg { pixels: #p, c: #ch, x: #x, y: #y });)
+        }
+        Kind::Binary { op, a, b, y, rows, cols, act: ac } => {
+            let op = format_ident!("{}", format!("{op:?}"));
+            let (a, b, y, r, cl, ac) = (mat(a), mat(b), mat(y), lit(*rows), lit(*cols), act(ac));
+            quote!(c.binary(BinOp::#op, #a, #b, #y, #r, #cl, #ac);)
+        }
+        Kind::Unary { x, y, rows, cols, act: ac } => {
+            let (x, y, r, cl, ac) = (mat(x), mat(y), lit(*rows), lit(*cols), act(ac));
+            quote!(c.unary(#x, #y, #r, #cl, #ac);)
+        }
+    }
+}
+
+/// The function a step belongs to: `blocks_3_0` for layers of `blocks.3.0`, `stem` before
+/// the first block, `head` after the last; `layers_N` chunks for networks without blocks.
+fn groups(steps: &[Step]) -> Vec<(String, Vec<String>, Vec<&Step>)> {
+    let block = |layer: &str| -> Option<String> {
+        let mut parts = layer.split('.');
+        let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
+        (a == "blocks" && b.parse::<u32>().is_ok() && c.parse::<u32>().is_ok()).then(|| format!("blocks_{b}_{c}"))
+    };
+    let any_block = steps.iter().any(|s| block(&s.layer).is_some());
+    let mut out: Vec<(String, Vec<String>, Vec<&Step>)> = Vec::new();
+    let mut seen_block = false;
+    for (i, s) in steps.iter().enumerate() {
+        let key = match block(&s.layer) {
+            Some(b) => {
+                seen_block = true;
+                b
+            }
+            None if !any_block => format!("layers_{}", i / 16),
+            None if seen_block => match out.last() {
+                Some((k, _, _)) if k.starts_with("blocks_") && !s.layer.contains('.') && !s.layer.starts_with("conv_") => k.clone(),
+                _ => "head".to_string(),
+            },
+            None => "stem".to_string(),
+        };
+        match out.last_mut() {
+            Some((k, layers, v)) if *k == key => {
+                if layers.last() != Some(&s.layer) {
+                    layers.push(s.layer.clone());
+                }
+                v.push(s);
+            }
+            _ => out.push((key, vec![s.layer.clone()], vec![s])),
+        }
+    }
+    // A key that comes back after another (unusual orders) gets a suffix.
+    let mut counts = std::collections::HashMap::new();
+    for (k, _, _) in &mut out {
+        let c = counts.entry(k.clone()).or_insert(0);
+        if *c > 0 {
+            *k = format!("{k}_{c}");
+        }
+        *c += 1;
+    }
+    out
+}
+
+/// Runtime source files carried into the generated code, in module order.
+const RUNTIME: &[(&str, &str)] = &[
+    ("isa", include_str!("../../../../runtime/src/isa.rs")),
+    ("simd", include_str!("../../../../runtime/src/simd.rs")),
+    ("gemm", include_str!("../../../../runtime/src/gemm.rs")),
+    ("dwconv", include_str!("../../../../runtime/src/dwconv.rs")),
+    ("conv", include_str!("../../../../runtime/src/conv.rs")),
+    ("pool", include_str!("../../../../runtime/src/pool.rs")),
+    ("ops", include_str!("../../../../runtime/src/ops.rs")),
+    ("exec", include_str!("../../../../runtime/src/exec.rs")),
+    ("x86", include_str!("../../../../runtime/src/x86.rs")),
+    ("neon", include_str!("../../../../runtime/src/neon.rs")),
+    ("detect", include_str!("../../../../runtime/src/detect.rs")),
+];
+
+/// Names of the runtime modules that are carried (for the test that none is forgotten).
+pub fn runtime_modules() -> impl Iterator<Item = &'static str> {
+    RUNTIME.iter().map(|(m, _)| *m)
+}
+
+/// The `mod rt { ... }` text: every runtime file, indented, `std`-only ones in std mode.
+fn runtime_module(no_std: bool) -> String {
+    let mut s = String::from(
+        "/// The ghostnet-runtime kernels this network uses, carried in so that it needs no dependency.\n\
+         #[allow(dead_code, unused_imports, clippy::all)]\nmod rt {\n",
+    );
+    for (name, src) in RUNTIME {
+        let std_only = src.lines().next().is_some_and(|l| l.trim() == "#![cfg(feature = \"std\")]");
+        if std_only && no_std {
+            continue;
+        }
+        s.push_str(&format!("    pub mod {name} {{\n"));
+        for line in src.lines() {
+            if std_only && line.trim() == "#![cfg(feature = \"std\")]" {
+                continue;
+            }
+            if line.is_empty() {
+                s.push('\n');
+            } else {
+                s.push_str("        ");
+                s.push_str(line);
+                s.push('\n');
+            }
+        }
+        s.push_str("    }\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The generated module as tokens (without the runtime module).
+pub fn tokens(p: &Program, options: &Options) -> TokenStream {
+    let in_shape: Vec<Literal> = p.input_shape.iter().map(|&d| lit(d)).collect();
+    let out_shape: Vec<Literal> = p.output_shape.iter().map(|&d| lit(d)).collect();
+    let out_rank = lit(p.output_shape.len());
+    let (input_len, output_len) = (lit(p.batch() * p.image_len()), lit(p.batch() * p.out_len()));
+    let (image_len, out_image) = (lit(p.image_len()), lit(p.out_len()));
+    let arena_len = lit(p.arena_len);
+    let weights_len = lit(p.weights.len());
+    let o = p.output;
+    let (o_off, o_ld, o_ch, o_hw) = (lit(o.off), lit(o.ld), lit(o.channels), lit(o.hw));
+
+    let weight_bytes = match &options.weights {
+        WeightsSource::File(path) => quote!(*include_bytes!(#path)),
+        WeightsSource::Inline(bytes) => {
+            let l = Literal::byte_string(bytes);
+            quote!(*#l)
+        }
+    };
+
+    let groups = groups(&p.steps);
+    let fn_names: Vec<Ident> = groups.iter().map(|(k, _, _)| Ident::new(k, Span::call_site())).collect();
+    let fns = groups.iter().zip(&fn_names).map(|((_, layers, steps), name)| {
+        let doc = format!(" Layers {}.", layers.join(", "));
+        let calls = steps.iter().map(|s| call(&s.kind));
+        quote! {
+            #[doc = #doc]
+            fn #name(c: &Ctx<'_>) {
+                #(#calls)*
+            }
+        }
+    });
+
+    let doc_source = format!(" Generated by ghostc {} from {}. Do not edit.", env!("CARGO_PKG_VERSION"), options.source);
+    let doc_stats = format!(
+        " {} kernel calls, {} weight values, an arena of {} f32 ({} bytes).",
+        p.steps.len(),
+        p.weights.len(),
+        p.arena_len,
+        p.arena_len * 4
+    );
+
+    let net = if options.no_std {
+        quote! {
+            /// The activation memory `Net` needs; the caller provides it (`no_std`, no allocator).
+            pub type Arena = [f32; ARENA_LEN];
+
+            /// The compiled network.
+            pub struct Net<'a> {
+                arena: &'a mut Arena,
+                isa: Isa,
+            }
+
+            impl<'a> Net<'a> {
+                /// Uses the best kernel tier this CPU supports.
+                pub fn new(arena: &'a mut Arena) -> Self {
+                    Net { arena, isa: Isa::best() }
+                }
+
+                /// Uses tier `isa`.
+                ///
+                /// # Panics
+                /// If this CPU cannot run `isa`.
+                pub fn with_isa(arena: &'a mut Arena, isa: Isa) -> Self {
+                    assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
+                    Net { arena, isa }
+                }
+
+                /// The kernel tier in use.
+                pub fn isa(&self) -> Isa {
+                    self.isa
+                }
+
+                /// Runs the network. Never allocates.
+                pub fn forward(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
+                    forward(self.isa, &mut self.arena[..], input, output);
+                }
+            }
+        }
+    } else {
+        quote! {
+            pub use self::rt::detect::IsaError;
+
+            /// The compiled network.
+            pub struct Net {
+                arena: Box<[f32]>,
+                isa: Isa,
+            }
+
+            impl Net {
+                /// Allocates the arena and picks the kernel tier: `GHOSTNET_ISA` if set, else
+                /// the best this CPU supports.
+                ///
+                /// # Panics
+                /// If `GHOSTNET_ISA` names a tier this CPU cannot run; see [`Net::try_new`].
+                pub fn new() -> Self {
+                    match Self::try_new() {
+                        Ok(net) => net,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+
+                /// Like [`Net::new`], returning an error for an unusable `GHOSTNET_ISA`.
+                pub fn try_new() -> Result<Self, IsaError> {
+                    Ok(Self::with_isa(rt::detect::select()?))
+                }
+
+                /// Uses tier `isa`.
+                ///
+                /// # Panics
+                /// If this CPU cannot run `isa`.
+                pub fn with_isa(isa: Isa) -> Self {
+                    assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
+                    Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa }
+                }
+
+                /// The kernel tier in use.
+                pub fn isa(&self) -> Isa {
+                    self.isa
+                }
+
+                /// Runs the network on one thread. Never allocates.
+                pub fn forward(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
+                    forward(self.isa, &mut self.arena, input, output);
+                }
+
+                /// Runs the network with each layer's work split over `threads` threads
+                /// (scoped, spawned per image); the result is exactly `forward`'s.
+                pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
+                    let threads = threads.max(1);
+                    if threads == 1 {
+                        return self.forward(input, output);
+                    }
+                    let isa = self.isa;
+                    for n in 0..BATCH {
+                        let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
+                        let barrier = rt::exec::SpinBarrier::new(threads);
+                        // SAFETY: every thread runs a disjoint part of each kernel call and
+                        // waits on `barrier` after each one (the methods of `Ctx` do both).
+                        let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut self.arena)) };
+                        let run_part = |index: usize| {
+                            let part = Part { index, count: threads };
+                            run(&Ctx { isa, arena: shared.get(), weights: weights(), input: image, part, barrier: Some(&barrier) });
+                        };
+                        std::thread::scope(|s| {
+                            for t in 1..threads {
+                                s.spawn(move || run_part(t));
+                            }
+                            run_part(0);
+                        });
+                        copy_output(Arena::new(&mut self.arena), n, output);
+                    }
+                }
+            }
+
+            impl Default for Net {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    };
+    let arena_import = if options.no_std { quote!() } else { quote!(use self::rt::isa::Arena;) };
+    let forward_arena = if options.no_std { quote!(rt::isa::Arena) } else { quote!(Arena) };
+
+    quote! {
+        #![doc = #doc_source]
+        #![doc = #doc_stats]
+
+        /// Input shape, NCHW, as in the source model.
+        pub const INPUT_SHAPE: [usize; 4] = [#(#in_shape),*];
+        /// Values in one input (`INPUT_SHAPE`'s product).
+        pub const INPUT_LEN: usize = #input_len;
+        /// Output shape, as in the source model.
+        pub const OUTPUT_SHAPE: [usize; #out_rank] = [#(#out_shape),*];
+        /// Values in one output.
+        pub const OUTPUT_LEN: usize = #output_len;
+        /// `f32`s of activation memory.
+        pub const ARENA_LEN: usize = #arena_len;
+
+        const BATCH: usize = INPUT_SHAPE[0];
+        const IMAGE_LEN: usize = #image_len;
+        const OUT_IMAGE_LEN: usize = #out_image;
+        const WEIGHTS_LEN: usize = #weights_len;
+
+        pub use self::rt::isa::Isa;
+        #arena_import
+        use self::rt::conv::{Dense, Strided};
+        use self::rt::dwconv::Depthwise;
+        use self::rt::exec::Ctx;
+        use self::rt::gemm::{Gemm, View};
+        use self::rt::isa::{Act, Part};
+        use self::rt::ops::{BinOp, Mat};
+        use self::rt::pool::GlobalAvg;
+
+        #[cfg(target_endian = "big")]
+        compile_error!("the packed weights are little-endian");
+
+        #[repr(C, align(64))]
+        struct Aligned<T: ?Sized>(T);
+
+        /// The packed weights: `WEIGHTS_LEN` little-endian `f32`s.
+        static WEIGHT_BYTES: &Aligned<[u8]> = &Aligned(#weight_bytes);
+
+        fn weights() -> &'static [f32] {
+            let bytes = &WEIGHT_BYTES.0;
+            assert!(bytes.len() == WEIGHTS_LEN * 4, "the weights file does not match this network");
+            // SAFETY: the bytes are 64-byte aligned, hold exactly WEIGHTS_LEN f32s (checked
+            // above), and every bit pattern is a valid f32.
+            unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), WEIGHTS_LEN) }
+        }
+
+        #net
+
+        fn forward(isa: Isa, arena: &mut [f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
+            for n in 0..BATCH {
+                let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
+                let ctx = Ctx { isa, arena: #forward_arena::new(arena), weights: weights(), input: image, part: Part::ALL, barrier: None };
+                run(&ctx);
+                copy_output(#forward_arena::new(arena), n, output);
+            }
+        }
+
+        fn copy_output(arena: #forward_arena<'_>, n: usize, output: &mut [f32; OUTPUT_LEN]) {
+            let dst = &mut output[n * OUT_IMAGE_LEN..(n + 1) * OUT_IMAGE_LEN];
+            rt::ops::nhwc_to_nchw(arena, #o_off, #o_ld, #o_ch, #o_hw, dst);
+        }
+
+        /// One image through every layer.
+        fn run(c: &Ctx<'_>) {
+            #(#fn_names(c);)*
+        }
+
+        #(#fns)*
+    }
+}
+
+/// The whole generated file.
+pub fn write_string(p: &Program, options: &Options) -> Result<String, String> {
+    let file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
+    let mut code = prettyplease::unparse(&file);
+    code.push('\n');
+    code.push_str(&runtime_module(options.no_std));
+    Ok(code)
+}

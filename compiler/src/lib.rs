@@ -67,6 +67,8 @@ pub enum Error {
     Interp(#[from] interp::Error),
     #[error(transparent)]
     OnnxWriter(#[from] back::onnx::Error),
+    #[error(transparent)]
+    Rust(#[from] back::rust::Error),
 }
 
 impl Source {
@@ -93,4 +95,35 @@ pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
     passes::run(&mut graph, passes::NORMALIZE)?;
     passes::run(&mut graph, passes::FUSE)?;
     Ok(graph)
+}
+
+/// A compiled network: the fused graph, its program, and the generated Rust module.
+pub struct Compiled {
+    /// Nodes of the graph as loaded, before any pass.
+    pub layers_before: usize,
+    pub graph: Graph,
+    pub program: back::rust::Program,
+    pub code: String,
+}
+
+impl Compiled {
+    /// The per-layer report, with the planned arena.
+    pub fn report(&self) -> inspect::Report {
+        inspect::Report::new(&self.graph, self.program.arena_len * 4)
+    }
+
+    /// The packed weights as the generated code reads them.
+    pub fn weight_bytes(&self) -> Vec<u8> {
+        back::rust::weight_bytes(&self.program)
+    }
+}
+
+/// Loads, optimizes and lowers `source`, and writes the Rust module: what `ghostc -o` and
+/// the `ghostnet!` macro both do.
+pub fn compile(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Compiled, Error> {
+    let graph = source.load(limits)?;
+    let layers_before = graph.nodes.len();
+    let graph = optimize(graph)?;
+    let (program, code) = back::rust::generate(&graph, options)?;
+    Ok(Compiled { layers_before, graph, program, code })
 }

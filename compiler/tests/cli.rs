@@ -210,3 +210,53 @@ fn run_rejects_an_input_of_the_wrong_length() {
     let e = fails(&["run", "--alpha", "0.5", "--shape", "1x3x32x32", "--input", s(&p)]);
     assert!(e.contains("not a whole number of inputs of shape 1x3x32x32"), "{e}");
 }
+
+#[test]
+fn compile_writes_the_module_and_its_weights_and_summarizes() {
+    let dir = common::scratch_dir("cli_compile");
+    let out = dir.join("net.rs");
+    let o = ghostc(&["--alpha", "0.5", "--input", "1x3x64x64", "--classes", "7", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("layers before fusion") && text.contains("arena") && text.contains("net.weights.bin"), "{text}");
+    let code = std::fs::read_to_string(&out).unwrap();
+    assert!(code.contains("pub const INPUT_SHAPE: [usize; 4] = [1, 3, 64, 64];"));
+    assert!(code.contains("pub const OUTPUT_LEN: usize = 7;"));
+    assert!(code.contains("include_bytes!(\"net.weights.bin\")"));
+    assert!(dir.join("net.weights.bin").is_file());
+}
+
+#[test]
+fn unwritable_output_is_an_error() {
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", "/nonexistent-dir/sub/net.rs"]);
+    assert!(e.contains("cannot write '/nonexistent-dir/sub/net"), "{e}");
+    let e = fails(&["--alpha", "0.5", "-o", "net.txt"]);
+    assert!(e.contains("must be a .rs file"), "{e}");
+}
+
+#[test]
+fn a_failed_compile_leaves_no_files() {
+    let dir = common::scratch_dir("cli_compile_fail");
+    // A Sub with a constant operand loads, but the Rust back end cannot run it.
+    let mut m = tiny_model();
+    let g = m.graph.as_mut().unwrap();
+    let last = g.node.len() - 1;
+    let out_name = g.node[last].output[0].clone();
+    g.node[last].output[0] = "pre_sub".into();
+    let mut sub = onnx_protobuf::NodeProto::new();
+    sub.op_type = "Sub".into();
+    sub.name = "odd_sub".into();
+    sub.input = vec!["pre_sub".into(), "one".into()];
+    sub.output = vec![out_name];
+    g.node.push(sub);
+    let mut one = onnx_protobuf::TensorProto::new();
+    one.name = "one".into();
+    one.data_type = 1;
+    one.raw_data = 1f32.to_le_bytes().to_vec();
+    g.initializer.push(one);
+    let model = save(&dir, "sub.onnx", &m);
+    let out = dir.join("net.rs");
+    let e = fails(&[s(&model), "-o", s(&out)]);
+    assert!(e.contains("'odd_sub' (Sub)") && e.contains("constant operand"), "{e}");
+    assert!(!out.exists() && !dir.join("net.weights.bin").exists(), "a failed run left files behind");
+}

@@ -79,3 +79,11 @@ fn dsl_widths_shapes_and_batch() {
     check_dsl("non-square", Spec { input: [1, 3, 160, 192], ..Spec::with_width(1.0) });
     check_dsl("batch 2", Spec { input: [2, 3, 64, 64], num_classes: 100, ..Spec::with_width(0.75) });
 }
+
+#[test]
+fn random_stage_tables_match_the_interpreter() {
+    for seed in 0..40 {
+        let spec = common::random_spec(seed);
+        check_dsl(&format!("random {seed}: {:?}", spec.stages), spec);
+    }
+}

@@ -119,7 +119,9 @@ pub fn exp(x: f32) -> f32 {
         return 0.0;
     }
     let x = x as f64;
-    let k = (x * core::f64::consts::LOG2_E).round();
+    // Round to nearest (core has no `f64::round`); |t| < 151 here, so the cast is exact.
+    let t = x * core::f64::consts::LOG2_E;
+    let k = (if t >= 0.0 { t + 0.5 } else { t - 0.5 }) as i64 as f64;
     let r = x - k * core::f64::consts::LN_2;
     let mut p = 1.0 / 5040.0;
     for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {

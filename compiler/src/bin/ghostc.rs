@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use ghostnet_compiler::front::dsl::{self, Spec, Version};
+use ghostnet_compiler::back::rust::{self, lower};
 use ghostnet_compiler::inspect::Report;
 use ghostnet_compiler::{interp, ir, Limits, Source};
 
@@ -41,6 +42,9 @@ struct CompileArgs {
     /// The Rust file to write; the weights go beside it as `<stem>.weights.bin`.
     #[arg(short = 'o', long = "output", value_name = "OUT.rs", required = true)]
     output: Option<PathBuf>,
+    /// Emit a variant for `#![no_std]` crates without `alloc`: the caller passes the arena.
+    #[arg(long)]
+    no_std: bool,
 }
 
 #[derive(Args, Debug)]
@@ -235,7 +239,9 @@ fn inspect(a: &InspectArgs) -> Result<(), String> {
     let source = a.model.source(a.input_shape.clone())?;
     let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
     let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
-    let report = Report::new(&graph, 0);
+    // The arena is planned by the back end; a graph it cannot lower still gets its table.
+    let arena = lower::lower(&graph).map_or(0, |p| p.arena_len * 4);
+    let report = Report::new(&graph, arena);
     print!("{}", if a.json { report.to_json() + "\n" } else { report.to_table() });
     Ok(())
 }
@@ -279,9 +285,42 @@ fn run(a: &RunArgs) -> Result<(), String> {
 }
 
 fn compile(a: &CompileArgs) -> Result<(), String> {
+    let out = a.output.as_ref().expect("clap requires -o");
     let source = a.model.source(a.input_shape.clone())?;
-    let _graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    Err("code generation is not implemented yet; use `ghostc inspect` or `ghostc run`".into())
+    if out.extension().is_none_or(|e| e != "rs") {
+        return Err(format!("the output '{}' must be a .rs file", out.display()));
+    }
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let weights_name = format!("{stem}.weights.bin");
+    let weights_path = out.with_file_name(&weights_name);
+    let described = match &source {
+        Source::Onnx { path, .. } => format!("`{}`", path.file_name().map_or(path.display().to_string(), |f| f.to_string_lossy().into_owned())),
+        Source::Dsl { spec, weights, seed } => match weights {
+            Some(w) => format!("the GhostNet DSL ({}) with weights `{}`", spec.name(), w.file_name().unwrap_or_default().to_string_lossy()),
+            None => format!("the GhostNet DSL ({}) with weights seeded by {seed}", spec.name()),
+        },
+    };
+    let options = rust::Options { no_std: a.no_std, source: described, weights: rust::WeightsSource::File(weights_name.clone()) };
+    let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
+    write_atomic(&weights_path, &compiled.weight_bytes())?;
+    if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {
+        let _ = std::fs::remove_file(&weights_path);
+        return Err(e);
+    }
+    let r = compiled.report();
+    println!(
+        "{}: {} layers before fusion, {} after; {} params ({:.3} M), {} MACs ({:.1} M), arena {} bytes",
+        compiled.graph.name,
+        compiled.layers_before,
+        compiled.graph.nodes.len(),
+        r.params,
+        r.params as f64 / 1e6,
+        r.macs,
+        r.macs as f64 / 1e6,
+        r.arena_bytes
+    );
+    println!("wrote {} ({} kernel calls) and {} ({} bytes)", out.display(), compiled.program.steps.len(), weights_path.display(), compiled.program.weights.len() * 4);
+    Ok(())
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed

@@ -100,3 +100,29 @@ pub fn test_input(len: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Random small stage tables: kernels 3 and 5, expansions, SE on and off, strides, widths
+/// and inputs down to 32x32.
+pub fn random_spec(seed: u64) -> ghostnet_compiler::front::dsl::Spec {
+    let mut r = ghostnet_compiler::front::dsl::weights::SplitMix64::new(seed);
+    let mut pick = |n: u64| (r.next_u64() % n) as usize;
+    let stages = (0..1 + pick(4))
+        .map(|_| {
+            (0..1 + pick(2))
+                .map(|_| {
+                    let out = 4 * (1 + pick(12));
+                    ghostnet_compiler::front::dsl::Block::new([3, 5][pick(2)], out * (1 + pick(4)) / 2 + 4, out, [0.0, 0.25][pick(2)], 1 + pick(2))
+                })
+                .collect()
+        })
+        .collect();
+    let size = 32 + 8 * pick(6);
+    ghostnet_compiler::front::dsl::Spec {
+        stages,
+        width: [0.5, 0.75, 1.0, 1.3, 2.0][pick(5)],
+        input: [1, 1 + pick(3), size, size + 8 * pick(2)],
+        num_classes: 2 + pick(20),
+        ..ghostnet_compiler::front::dsl::Spec::default()
+    }
+}
+

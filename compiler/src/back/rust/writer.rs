@@ -125,6 +125,37 @@ fn call(kind: &Kind) -> TokenStream {
     }
 }
 
+/// `use` lines for the runtime types the steps mention.
+fn imports(steps: &[Step]) -> TokenStream {
+    let has = |f: &dyn Fn(&Kind) -> bool| steps.iter().any(|s| f(&s.kind));
+    let mut out = TokenStream::new();
+    if has(&|k| matches!(k, Kind::Dense { .. })) {
+        out.extend(quote!(use self::rt::conv::{Dense, Strided};));
+    }
+    if has(&|k| matches!(k, Kind::Depthwise(_))) {
+        out.extend(quote!(use self::rt::dwconv::Depthwise;));
+    }
+    if has(&|k| matches!(k, Kind::Gemm(_))) {
+        out.extend(quote!(use self::rt::gemm::Gemm;));
+    }
+    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_))) {
+        out.extend(quote!(use self::rt::gemm::View;));
+    }
+    if has(&|k| !matches!(k, Kind::InputToNhwc { .. } | Kind::GlobalAvg(_))) {
+        out.extend(quote!(use self::rt::isa::Act;));
+    }
+    if has(&|k| matches!(k, Kind::Binary { .. } | Kind::Unary { .. })) {
+        out.extend(quote!(use self::rt::ops::Mat;));
+    }
+    if has(&|k| matches!(k, Kind::Binary { .. })) {
+        out.extend(quote!(use self::rt::ops::BinOp;));
+    }
+    if has(&|k| matches!(k, Kind::GlobalAvg(_))) {
+        out.extend(quote!(use self::rt::pool::GlobalAvg;));
+    }
+    out
+}
+
 /// The function a step belongs to: `blocks_3_0` for layers of `blocks.3.0`, `stem` before
 /// the first block, `head` after the last; `layers_N` chunks for networks without blocks.
 fn groups(steps: &[Step]) -> Vec<(String, Vec<String>, Vec<&Step>)> {
@@ -170,6 +201,12 @@ fn groups(steps: &[Step]) -> Vec<(String, Vec<String>, Vec<&Step>)> {
     }
     out
 }
+
+/// Hand-written parts of every generated module (they hold the only `unsafe` blocks, and
+/// their `SAFETY` comments, which token-based printing would drop).
+const TEMPLATE_COMMON: &str = include_str!("templates/common.rs");
+const TEMPLATE_STD: &str = include_str!("templates/std.rs");
+const TEMPLATE_NO_STD: &str = include_str!("templates/no_std.rs");
 
 /// Runtime source files carried into the generated code, in module order.
 const RUNTIME: &[(&str, &str)] = &[
@@ -263,132 +300,12 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
         p.arena_len * 4
     );
 
-    let net = if options.no_std {
-        quote! {
-            /// The activation memory `Net` needs; the caller provides it (`no_std`, no allocator).
-            pub type Arena = [f32; ARENA_LEN];
-
-            /// The compiled network.
-            pub struct Net<'a> {
-                arena: &'a mut Arena,
-                isa: Isa,
-            }
-
-            impl<'a> Net<'a> {
-                /// Uses the best kernel tier this CPU supports.
-                pub fn new(arena: &'a mut Arena) -> Self {
-                    Net { arena, isa: Isa::best() }
-                }
-
-                /// Uses tier `isa`.
-                ///
-                /// # Panics
-                /// If this CPU cannot run `isa`.
-                pub fn with_isa(arena: &'a mut Arena, isa: Isa) -> Self {
-                    assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-                    Net { arena, isa }
-                }
-
-                /// The kernel tier in use.
-                pub fn isa(&self) -> Isa {
-                    self.isa
-                }
-
-                /// Runs the network. Never allocates.
-                pub fn forward(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
-                    forward(self.isa, &mut self.arena[..], input, output);
-                }
-            }
-        }
-    } else {
-        quote! {
-            pub use self::rt::detect::IsaError;
-
-            /// The compiled network.
-            pub struct Net {
-                arena: Box<[f32]>,
-                isa: Isa,
-            }
-
-            impl Net {
-                /// Allocates the arena and picks the kernel tier: `GHOSTNET_ISA` if set, else
-                /// the best this CPU supports.
-                ///
-                /// # Panics
-                /// If `GHOSTNET_ISA` names a tier this CPU cannot run; see [`Net::try_new`].
-                pub fn new() -> Self {
-                    match Self::try_new() {
-                        Ok(net) => net,
-                        Err(e) => panic!("{e}"),
-                    }
-                }
-
-                /// Like [`Net::new`], returning an error for an unusable `GHOSTNET_ISA`.
-                pub fn try_new() -> Result<Self, IsaError> {
-                    Ok(Self::with_isa(rt::detect::select()?))
-                }
-
-                /// Uses tier `isa`.
-                ///
-                /// # Panics
-                /// If this CPU cannot run `isa`.
-                pub fn with_isa(isa: Isa) -> Self {
-                    assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-                    Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa }
-                }
-
-                /// The kernel tier in use.
-                pub fn isa(&self) -> Isa {
-                    self.isa
-                }
-
-                /// Runs the network on one thread. Never allocates.
-                pub fn forward(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
-                    forward(self.isa, &mut self.arena, input, output);
-                }
-
-                /// Runs the network with each layer's work split over `threads` threads
-                /// (scoped, spawned per image); the result is exactly `forward`'s.
-                pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
-                    let threads = threads.max(1);
-                    if threads == 1 {
-                        return self.forward(input, output);
-                    }
-                    let isa = self.isa;
-                    for n in 0..BATCH {
-                        let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
-                        let barrier = rt::exec::SpinBarrier::new(threads);
-                        // SAFETY: every thread runs a disjoint part of each kernel call and
-                        // waits on `barrier` after each one (the methods of `Ctx` do both).
-                        let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut self.arena)) };
-                        let run_part = |index: usize| {
-                            let part = Part { index, count: threads };
-                            run(&Ctx { isa, arena: shared.get(), weights: weights(), input: image, part, barrier: Some(&barrier) });
-                        };
-                        std::thread::scope(|s| {
-                            for t in 1..threads {
-                                s.spawn(move || run_part(t));
-                            }
-                            run_part(0);
-                        });
-                        copy_output(Arena::new(&mut self.arena), n, output);
-                    }
-                }
-            }
-
-            impl Default for Net {
-                fn default() -> Self {
-                    Self::new()
-                }
-            }
-        }
-    };
-    let arena_import = if options.no_std { quote!() } else { quote!(use self::rt::isa::Arena;) };
-    let forward_arena = if options.no_std { quote!(rt::isa::Arena) } else { quote!(Arena) };
-
+    let imports = imports(&p.steps);
     quote! {
         #![doc = #doc_source]
         #![doc = #doc_stats]
+        // Not every program uses every item of the interface.
+        #![allow(dead_code)]
 
         /// Input shape, NCHW, as in the source model.
         pub const INPUT_SHAPE: [usize; 4] = [#(#in_shape),*];
@@ -407,14 +324,9 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
         const WEIGHTS_LEN: usize = #weights_len;
 
         pub use self::rt::isa::Isa;
-        #arena_import
-        use self::rt::conv::{Dense, Strided};
-        use self::rt::dwconv::Depthwise;
         use self::rt::exec::Ctx;
-        use self::rt::gemm::{Gemm, View};
-        use self::rt::isa::{Act, Part};
-        use self::rt::ops::{BinOp, Mat};
-        use self::rt::pool::GlobalAvg;
+        use self::rt::isa::Part;
+        #imports
 
         #[cfg(target_endian = "big")]
         compile_error!("the packed weights are little-endian");
@@ -425,26 +337,7 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
         /// The packed weights: `WEIGHTS_LEN` little-endian `f32`s.
         static WEIGHT_BYTES: &Aligned<[u8]> = &Aligned(#weight_bytes);
 
-        fn weights() -> &'static [f32] {
-            let bytes = &WEIGHT_BYTES.0;
-            assert!(bytes.len() == WEIGHTS_LEN * 4, "the weights file does not match this network");
-            // SAFETY: the bytes are 64-byte aligned, hold exactly WEIGHTS_LEN f32s (checked
-            // above), and every bit pattern is a valid f32.
-            unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), WEIGHTS_LEN) }
-        }
-
-        #net
-
-        fn forward(isa: Isa, arena: &mut [f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
-            for n in 0..BATCH {
-                let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
-                let ctx = Ctx { isa, arena: #forward_arena::new(arena), weights: weights(), input: image, part: Part::ALL, barrier: None };
-                run(&ctx);
-                copy_output(#forward_arena::new(arena), n, output);
-            }
-        }
-
-        fn copy_output(arena: #forward_arena<'_>, n: usize, output: &mut [f32; OUTPUT_LEN]) {
+        fn copy_output(arena: rt::isa::Arena<'_>, n: usize, output: &mut [f32; OUTPUT_LEN]) {
             let dst = &mut output[n * OUT_IMAGE_LEN..(n + 1) * OUT_IMAGE_LEN];
             rt::ops::nhwc_to_nchw(arena, #o_off, #o_ld, #o_ch, #o_hw, dst);
         }
@@ -462,6 +355,10 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
 pub fn write_string(p: &Program, options: &Options) -> Result<String, String> {
     let file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
     let mut code = prettyplease::unparse(&file);
+    code.push('\n');
+    code.push_str(TEMPLATE_COMMON);
+    code.push('\n');
+    code.push_str(if options.no_std { TEMPLATE_NO_STD } else { TEMPLATE_STD });
     code.push('\n');
     code.push_str(&runtime_module(options.no_std));
     Ok(code)

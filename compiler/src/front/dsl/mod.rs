@@ -359,7 +359,8 @@ pub fn parse_stages(text: &str) -> Result<Vec<Vec<Block>>, Error> {
             let at = || format!("stage {s}, block {i}");
             let vals = row.as_array().filter(|r| r.len() == 5).ok_or_else(|| bad(format!("{}: a block is [k, exp, c, se_ratio, s]", at())))?;
             let int = |j: usize, what: &str| -> Result<usize, Error> {
-                vals[j].as_u64().map(|v| v as usize).ok_or_else(|| bad(format!("{}: {what} must be a non-negative integer, got {}", at(), vals[j])))
+                let whole = vals[j].as_f64().filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < 1e9).map(|v| v as u64);
+                vals[j].as_u64().or(whole).map(|v| v as usize).ok_or_else(|| bad(format!("{}: {what} must be a non-negative integer, got {}", at(), vals[j])))
             };
             let se = vals[3].as_f64().ok_or_else(|| bad(format!("{}: se_ratio must be a number, got {}", at(), vals[3])))?;
             blocks.push(Block::new(int(0, "k")?, int(1, "exp")?, int(2, "c")?, se as f32, int(4, "s")?));

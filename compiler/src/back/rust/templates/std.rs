@@ -1,0 +1,79 @@
+pub use self::rt::detect::IsaError;
+
+/// The compiled network.
+pub struct Net {
+    arena: Box<[f32]>,
+    isa: Isa,
+}
+
+impl Net {
+    /// Allocates the arena and picks the kernel tier: `GHOSTNET_ISA` if set, else the best
+    /// this CPU supports.
+    ///
+    /// # Panics
+    /// If `GHOSTNET_ISA` names a tier this CPU cannot run; see [`Net::try_new`].
+    pub fn new() -> Self {
+        match Self::try_new() {
+            Ok(net) => net,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Net::new`], returning an error for an unusable `GHOSTNET_ISA`.
+    pub fn try_new() -> Result<Self, IsaError> {
+        Ok(Self::with_isa(rt::detect::select()?))
+    }
+
+    /// Uses tier `isa`.
+    ///
+    /// # Panics
+    /// If this CPU cannot run `isa`.
+    pub fn with_isa(isa: Isa) -> Self {
+        assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
+        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa }
+    }
+
+    /// The kernel tier in use.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Runs the network on one thread. Never allocates.
+    pub fn forward(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN]) {
+        forward(self.isa, &mut self.arena, input, output);
+    }
+
+    /// Runs the network with every layer's work split over `threads` threads (scoped
+    /// threads, started per image). The result is bit for bit `forward`'s.
+    pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
+        let threads = threads.max(1);
+        if threads == 1 {
+            return self.forward(input, output);
+        }
+        let isa = self.isa;
+        for n in 0..BATCH {
+            let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
+            let barrier = rt::exec::SpinBarrier::new(threads);
+            // SAFETY: every thread runs `run`, the same sequence of `Ctx` calls; each call
+            // computes only its own part of the kernel's output and then waits on `barrier`.
+            let shared = unsafe { rt::isa::SharedArena::new(rt::isa::Arena::new(&mut self.arena)) };
+            let run_part = |index: usize| {
+                let part = Part { index, count: threads };
+                run(&Ctx { isa, arena: shared.get(), weights: weights(), input: image, part, barrier: Some(&barrier) });
+            };
+            std::thread::scope(|s| {
+                for t in 1..threads {
+                    s.spawn(move || run_part(t));
+                }
+                run_part(0);
+            });
+            copy_output(rt::isa::Arena::new(&mut self.arena), n, output);
+        }
+    }
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Self::new()
+    }
+}

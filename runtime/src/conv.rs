@@ -9,7 +9,7 @@
 use super::dwconv::cpad;
 use super::gemm::View;
 use super::isa::{extent, Act, Arena, Isa, Part};
-use super::simd::Simd;
+use super::simd::{Ep, Simd};
 
 /// Where the input is and how it is laid out: element `(channel, row, column)` at
 /// `off + channel * cs + row * rs + column * ps`.
@@ -171,8 +171,9 @@ pub fn scalar(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dens
     }
 }
 
-/// The SIMD body: per output pixel, up to `NV` vectors of output channels accumulate
-/// `kh * kw * cin` broadcast-times-weight products.
+/// The SIMD body: output channels in vectors, output pixels of a row in strips of `P`
+/// (independent accumulators) where the whole window is inside the input, single pixels
+/// at the edges.
 ///
 /// # Safety
 /// The CPU supports `S`'s tier.
@@ -180,44 +181,74 @@ pub fn scalar(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dens
 pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
     let p = pointers(&arena, input, weights, d);
     let cp = cpad(d.cout);
+    // Columns whose window is inside the input: ox in [ox0, ox1).
+    let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
+    let ox1 = if d.w + d.pl >= d.kw { ((d.w + d.pl - d.kw) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
     // SAFETY: the tier is supported (our contract); `pointers` checked the ranges.
     unsafe {
         for oy in part.range(d.oh, 1) {
-            for ox in 0..d.ow {
-                let mut o = 0;
-                while o < d.cout {
-                    let nv = ((cp - o) / S::LANES).min(NV);
-                    match nv {
-                        1 => pixel::<S, 1>(&p, d, oy, ox, o),
-                        2 if NV >= 2 => pixel::<S, 2>(&p, d, oy, ox, o),
-                        3 if NV >= 3 => pixel::<S, 3>(&p, d, oy, ox, o),
-                        _ => pixel::<S, NV>(&p, d, oy, ox, o),
-                    }
-                    o += nv * S::LANES;
+            let mut o = 0;
+            while o < d.cout {
+                let nv = ((cp - o) / S::LANES).min(NV);
+                match nv {
+                    1 => row::<S, 1, 8>(&p, d, oy, o, ox0, ox1),
+                    2 if NV >= 2 => row::<S, 2, 4>(&p, d, oy, o, ox0, ox1),
+                    _ => row::<S, NV, 2>(&p, d, oy, o, ox0, ox1),
                 }
+                o += nv * S::LANES;
             }
         }
     }
 }
 
-/// Output channels `o..o + N * LANES` of one output pixel.
+/// One output row, output channels `o..o + N * LANES`.
 ///
 /// # Safety
 /// As [`body`]; `o + N * LANES <= cpad(cout)`.
 #[inline(always)]
-unsafe fn pixel<S: Simd, const N: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize) {
+unsafe fn row<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, o: usize, ox0: usize, ox1: usize) {
+    // SAFETY: forwarded; strips only cover columns whose windows are inside the input.
+    unsafe {
+        for ox in 0..ox0 {
+            strip::<S, N, 1>(p, d, oy, ox, o, false);
+        }
+        let mut ox = ox0;
+        while ox + P <= ox1 {
+            strip::<S, N, P>(p, d, oy, ox, o, true);
+            ox += P;
+        }
+        while ox < d.ow {
+            strip::<S, N, 1>(p, d, oy, ox, o, ox < ox1);
+            ox += 1;
+        }
+    }
+}
+
+/// Output pixels `ox..ox + P` of row `oy`, channels `o..o + N * LANES`. With `inside`,
+/// every column tap is inside the input; else each is checked (then `P == 1`).
+///
+/// # Safety
+/// As [`body`]; `o + N * LANES <= cpad(cout)`.
+#[inline(always)]
+unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize, inside: bool) {
     let cp = cpad(d.cout);
     let ky0 = d.pt.saturating_sub(oy * d.sh);
     let ky1 = d.kh.min((d.h + d.pt).saturating_sub(oy * d.sh));
-    let kx0 = d.pl.saturating_sub(ox * d.sw);
-    let kx1 = d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw));
-    let at = oy * d.ow + ox;
-    // SAFETY: only taps inside the input are read (ky0..ky1, kx0..kx1); weights are read
-    // below `cpad(cout)` (caller's bound); outputs are masked at `cout`.
+    let (kx0, kx1) = if inside {
+        (0, d.kw)
+    } else {
+        (d.pl.saturating_sub(ox * d.sw), d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw)))
+    };
+    // SAFETY: only taps inside the input are read (rows ky0..ky1; columns kx0..kx1, which
+    // cover the whole window for every pixel of an inside strip); weights are read below
+    // `cpad(cout)` (caller's bound); outputs are masked at `cout`.
     unsafe {
-        let mut acc = [S::zero(); N];
-        for (v, a) in acc.iter_mut().enumerate() {
-            *a = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+        let mut acc = [[S::zero(); N]; P];
+        for v in 0..N {
+            let b = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+            for a in acc.iter_mut() {
+                a[v] = b;
+            }
         }
         for ky in ky0..ky1 {
             let iy = oy * d.sh + ky - d.pt;
@@ -226,24 +257,32 @@ unsafe fn pixel<S: Simd, const N: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usi
                 let xp = p.x.add(iy * d.x.rs + ix * d.x.ps);
                 let wp = p.w.add((ky * d.kw + kx) * d.cin * cp + o);
                 for i in 0..d.cin {
-                    let xv = S::splat(*xp.add(i * d.x.cs));
-                    for (v, a) in acc.iter_mut().enumerate() {
-                        *a = S::fma(xv, S::load(wp.add(i * cp + v * S::LANES)), *a);
+                    let mut wv = [S::zero(); N];
+                    for (v, w) in wv.iter_mut().enumerate() {
+                        *w = S::load(wp.add(i * cp + v * S::LANES));
+                    }
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        let xv = S::splat(*xp.add(i * d.x.cs + j * d.sw * d.x.ps));
+                        for v in 0..N {
+                            a[v] = S::fma(xv, wv[v], a[v]);
+                        }
                     }
                 }
             }
         }
-        for (v, &a) in acc.iter().enumerate() {
-            let col = o + v * S::LANES;
-            if col >= d.cout {
-                break;
+        for (j, a) in acc.iter().enumerate() {
+            let at = oy * d.ow + ox + j;
+            for v in 0..N {
+                let col = o + v * S::LANES;
+                if col < d.cout {
+                    let lanes = (d.cout - col).min(S::LANES);
+                    let mut y = Ep::<S>::new(d.act).apply(a[v]);
+                    if !p.r.is_null() {
+                        y = S::add(y, S::load_n(p.r.add(at * d.residual.map_or(0, |r| r.ld) + col), lanes));
+                    }
+                    S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
+                }
             }
-            let lanes = (d.cout - col).min(S::LANES);
-            let mut y = S::act(a, d.act);
-            if !p.r.is_null() {
-                y = S::add(y, S::load_n(p.r.add(at * d.residual.unwrap().ld + col), lanes));
-            }
-            S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use super::gemm::View;
 use super::isa::{extent, Act, Arena, Isa, Part};
-use super::simd::Simd;
+use super::simd::{Ep, Simd};
 
 /// Channel padding of packed depthwise weights (the widest vector).
 pub const CPAD: usize = 16;
@@ -162,16 +162,17 @@ pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthw
 }
 
 /// A `KH x KW` depthwise convolution. For each output row and each channel vector, the
-/// filter taps live in registers while the row is swept; interior pixels take a path with
-/// no bounds checks.
+/// filter taps live in registers while the row is swept; interior pixels go four at a time
+/// (four independent accumulator chains) with no bounds checks, edge pixels one at a time.
+///
+/// (No closures here or in the other bodies: a closure is a separate function that does
+/// not inherit the wrapper's target features, so its intrinsics would not inline.)
 ///
 /// # Safety
 /// As [`body`], with `p` from `pointers(d)` and `(d.kh, d.kw) == (KH, KW)`.
 #[inline(always)]
 unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
     let cp = cpad(d.c);
-    let (ldx, ldy) = (d.x.ld, d.y.ld);
-    let ldr = d.residual.map_or(0, |r| r.ld);
     // Output columns whose window lies inside the input: ox in [ox0, ox1).
     let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
     let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
@@ -181,6 +182,8 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
     unsafe {
         for oy in part.range(d.oh, 1) {
             let iy0 = (oy * d.sh) as isize - d.pt as isize;
+            let ky0 = (-iy0).max(0) as usize;
+            let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
             let mut ch = 0;
             while ch < d.c {
                 let lanes = (d.c - ch).min(S::LANES);
@@ -191,64 +194,151 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
                     }
                 }
                 let bias = S::load(p.w.add(KH * KW * cp + ch));
-                let row_ok = |ky: usize| {
-                    let iy = iy0 + ky as isize;
-                    iy >= 0 && iy < d.h as isize
-                };
-                let all_rows = (0..KH).all(row_ok);
-                let store = |ox: usize, acc: S::V| {
-                    let o = oy * d.ow + ox;
-                    let mut v = S::act(acc, d.act);
-                    if !p.r.is_null() {
-                        v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
-                    }
-                    S::store_n(p.y.add(o * ldy + ch), v, lanes);
-                };
-                let border = |ox: usize| {
-                    let ix0 = (ox * d.sw) as isize - d.pl as isize;
-                    let mut acc = bias;
-                    for ky in 0..KH {
-                        if !row_ok(ky) {
-                            continue;
-                        }
-                        let iy = (iy0 + ky as isize) as usize;
-                        for kx in 0..KW {
-                            let ix = ix0 + kx as isize;
-                            if ix >= 0 && ix < d.w as isize {
-                                let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * ldx + ch), lanes);
-                                acc = S::fma(xv, wv[ky][kx], acc);
-                            }
-                        }
-                    }
-                    store(ox, acc);
-                };
+                let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
                 for ox in 0..ox0 {
-                    border(ox);
+                    border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
                 }
-                if all_rows {
-                    let xrow = p.x.add((iy0 as usize * d.w) * ldx + ch);
-                    for ox in ox0..ox1 {
-                        let ix0 = ox * d.sw - d.pl;
-                        let mut acc = bias;
-                        for (ky, wrow) in wv.iter().enumerate() {
-                            let xp = xrow.add((ky * d.w + ix0) * ldx);
-                            for (kx, &w) in wrow.iter().enumerate() {
-                                acc = S::fma(S::load_n(xp.add(kx * ldx), lanes), w, acc);
-                            }
+                match (d.sw, lanes == S::LANES) {
+                    (1, true) => interior::<S, KH, KW, 1, true>(p, d, &e, &wv, bias, ox0, ox1),
+                    (1, false) => interior::<S, KH, KW, 1, false>(p, d, &e, &wv, bias, ox0, ox1),
+                    (2, true) => interior::<S, KH, KW, 2, true>(p, d, &e, &wv, bias, ox0, ox1),
+                    (2, false) => interior::<S, KH, KW, 2, false>(p, d, &e, &wv, bias, ox0, ox1),
+                    _ => {
+                        for ox in ox0..ox1 {
+                            border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
                         }
-                        store(ox, acc);
-                    }
-                } else {
-                    for ox in ox0..ox1 {
-                        border(ox);
                     }
                 }
                 for ox in ox1..d.ow {
-                    border(ox);
+                    border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
                 }
                 ch += S::LANES;
             }
         }
+    }
+}
+
+/// Output pixels `ox0..ox1` of one row and channel vector, whose windows lie inside the
+/// input horizontally; rows of taps outside the input (`e.ky0`, `e.ky1`) are skipped.
+/// `FULL` says whether all lanes are channels (else loads and stores are masked).
+///
+/// Four outputs at a time: for each tap row, the `3 * SW + KW` input columns they share are
+/// loaded once and each feeds up to `KW` multiply-adds (four independent chains).
+///
+/// # Safety
+/// As [`rows`], with `d.sw == SW`.
+#[inline(always)]
+unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, const FULL: bool>(
+    p: &Ptrs,
+    d: &Depthwise,
+    e: &Edge<S>,
+    wv: &[[S::V; KW]; KH],
+    bias: S::V,
+    ox0: usize,
+    ox1: usize,
+) {
+    const P: usize = 4;
+    let ldx = d.x.ld;
+    // SAFETY: the window of every pixel in `ox0..ox1` is inside the input horizontally,
+    // and only tap rows inside it are read; channels are masked unless FULL.
+    unsafe {
+        let mut ox = ox0;
+        while ox + P <= ox1 {
+            let mut acc = [bias; P];
+            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
+            for ky in 0..KH {
+                if ky < e.ky0 || ky >= e.ky1 {
+                    continue;
+                }
+                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
+                let mut cols = [S::zero(); 16];
+                for (c, v) in cols.iter_mut().enumerate().take((P - 1) * SW + KW) {
+                    let q = xr.add(c * ldx);
+                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                }
+                for kx in 0..KW {
+                    for j in 0..P {
+                        acc[j] = S::fma(cols[j * SW + kx], wv[ky][kx], acc[j]);
+                    }
+                }
+            }
+            for (j, &a) in acc.iter().enumerate() {
+                finish::<S>(p, d, e, ox + j, a);
+            }
+            ox += P;
+        }
+        while ox < ox1 {
+            let mut acc = bias;
+            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
+            for ky in 0..KH {
+                if ky < e.ky0 || ky >= e.ky1 {
+                    continue;
+                }
+                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
+                for kx in 0..KW {
+                    let q = xr.add(kx * ldx);
+                    let xv = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                    acc = S::fma(xv, wv[ky][kx], acc);
+                }
+            }
+            finish::<S>(p, d, e, ox, acc);
+            ox += 1;
+        }
+    }
+}
+
+/// Where [`rows`] is: output row, first input row, valid tap rows, channel vector.
+struct Edge<S: Simd> {
+    oy: usize,
+    iy0: isize,
+    ky0: usize,
+    ky1: usize,
+    ch: usize,
+    lanes: usize,
+    ep: Ep<S>,
+}
+
+/// One output pixel with every tap bounds-checked.
+///
+/// # Safety
+/// As [`rows`].
+#[inline(always)]
+unsafe fn border<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, wv: &[[S::V; KW]; KH], bias: S::V, ox: usize) {
+    let ix0 = (ox * d.sw) as isize - d.pl as isize;
+    // SAFETY: only taps inside the input are read; channels are masked at `lanes`.
+    unsafe {
+        let mut acc = bias;
+        for ky in 0..KH {
+            if ky < e.ky0 || ky >= e.ky1 {
+                continue;
+            }
+            let iy = (e.iy0 + ky as isize) as usize;
+            for kx in 0..KW {
+                let ix = ix0 + kx as isize;
+                if ix >= 0 && ix < d.w as isize {
+                    let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * d.x.ld + e.ch), e.lanes);
+                    acc = S::fma(xv, wv[ky][kx], acc);
+                }
+            }
+        }
+        finish::<S>(p, d, e, ox, acc);
+    }
+}
+
+/// The epilogue of one output pixel: activation, residual, store.
+///
+/// # Safety
+/// As [`rows`].
+#[inline(always)]
+unsafe fn finish<S: Simd>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, ox: usize, acc: S::V) {
+    let o = e.oy * d.ow + ox;
+    // SAFETY: the output pixel and channels are inside the checked ranges.
+    unsafe {
+        let mut v = e.ep.apply(acc);
+        if !p.r.is_null() {
+            v = S::add(v, S::load_n(p.r.add(o * d.residual.map_or(0, |r| r.ld) + e.ch), e.lanes));
+        }
+        S::store_n(p.y.add(o * d.y.ld + e.ch), v, e.lanes);
     }
 }
 
@@ -283,7 +373,7 @@ unsafe fn generic<S: Simd>(p: &Ptrs, d: &Depthwise, part: Part) {
                         }
                     }
                     let o = oy * d.ow + ox;
-                    let mut v = S::act(acc, d.act);
+                    let mut v = Ep::<S>::new(d.act).apply(acc);
                     if !p.r.is_null() {
                         v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
                     }

@@ -13,7 +13,7 @@
 //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
 use super::isa::{extent, Act, Arena, Isa, Part};
-use super::simd::Simd;
+use super::simd::{Ep, Simd};
 
 /// Width of a full panel of packed `B`.
 pub const PANEL: usize = 16;
@@ -180,12 +180,15 @@ fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops:
 #[inline(always)]
 pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
     let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
-    let group = NV * S::LANES;
+    // One row (a matrix-vector product) is bound by reading B: four B streams at once.
+    let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
     let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
     if rows.is_empty() || cols.is_empty() {
         return;
     }
     let full = g.n / PANEL * PANEL;
+    // SAFETY: the tier is supported (our contract).
+    let ep = unsafe { Ep::<S>::new(g.act) };
     let out = Out {
         c: c as *mut f32,
         ldc: g.c.ld,
@@ -193,39 +196,42 @@ pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Aren
         ldr: g.residual.map_or(0, |v| v.ld),
         raw: raw as *mut f32,
         ldw: g.raw.map_or(0, |v| v.ld),
-        act: g.act,
     };
     // Column chunks: groups of NV vectors over full panels, then what is left of the full
     // panels, then the tail panel.
     let mut j = cols.start;
     while j < cols.end {
-        let (width, stride, bcol) = if j + group <= full.min(cols.end) {
-            (group, PANEL, j)
-        } else if j < full {
-            ((full.min(cols.end) - j).min(group), PANEL, j)
-        } else {
-            (cols.end - j, tail_width(g.n), j)
-        };
-        let bptr = |col: usize| -> *const f32 {
-            let panel = col / PANEL;
-            // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
-            unsafe {
-                if col < full { b.add(panel * PANEL * g.k + col % PANEL) } else { b.add(full * g.k + col % PANEL) }
-            }
-        };
+        // A chunk of up to `group` columns; its vectors may come from full panels (rows
+        // PANEL apart) and the tail panel (rows `tail_width(n)` apart) alike. A vector never
+        // straddles the two: `full` is a multiple of PANEL, itself a multiple of LANES.
+        let width = group.min(cols.end - j);
         let nvec = width.div_ceil(S::LANES);
         let last = width - (nvec - 1) * S::LANES;
         let mut bp = [core::ptr::null(); 4];
-        for (v, p) in bp.iter_mut().enumerate().take(nvec) {
-            *p = bptr(bcol + v * S::LANES);
+        let mut bstride = [0; 4];
+        for v in 0..nvec {
+            let col = j + v * S::LANES;
+            // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
+            unsafe {
+                if col < full {
+                    bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                    bstride[v] = PANEL;
+                } else {
+                    bp[v] = b.add(full * g.k + col % PANEL);
+                    bstride[v] = tail_width(g.n);
+                }
+            }
         }
         let mut i = rows.start;
         while i < rows.end {
             let left = rows.end - i;
-            let t = Tile { k: g.k, a, lda: g.a.ld, row: i, bp, bstride: stride, scale, bias: bias.wrapping_add(j), col: j, last };
+            let t = Tile { ep, k: g.k, a, lda: g.a.ld, row: i, bp, bstride, scale, bias: bias.wrapping_add(j), col: j, last };
             // SAFETY: the tier is supported (our contract); all pointers were range-checked.
             unsafe {
-                if g.m == 1 || left < 3 {
+                if g.m == 1 {
+                    dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                    i += 1;
+                } else if left < 3 {
                     dispatch::<S, 1, NV>(&t, 1, nvec, &out);
                     i += 1;
                 } else if left < MR / 2 {
@@ -251,17 +257,18 @@ struct Out {
     ldr: usize,
     raw: *mut f32,
     ldw: usize,
-    act: Act,
 }
 
 /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
-struct Tile {
+struct Tile<S: Simd> {
+    ep: Ep<S>,
     k: usize,
     a: *const f32,
     lda: usize,
     row: usize,
     bp: [*const f32; 4],
-    bstride: usize,
+    /// Distance between consecutive rows of each B vector.
+    bstride: [usize; 4],
     scale: *const f32,
     bias: *const f32,
     col: usize,
@@ -274,7 +281,7 @@ struct Tile {
 /// # Safety
 /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
 #[inline(always)]
-unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile, rows: usize, nvec: usize, o: &Out) {
+unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
     let scaled = !t.scale.is_null();
     // SAFETY: forwarded contract.
     unsafe {
@@ -294,10 +301,14 @@ unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile, rows: us
 /// The microkernel: `MR x NV` accumulators over the whole `k`, then the epilogue for the
 /// first `rows` rows. Rows past `rows` read row `rows - 1` and are not stored.
 ///
+/// Every loop over registers has a constant trip count (`MR`, `NV`), so that LLVM unrolls
+/// it and keeps the accumulators in registers; a loop bounded by `rows` would index the
+/// accumulator array dynamically and force it into memory.
+///
 /// # Safety
 /// As [`dispatch`].
 #[inline(always)]
-unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile, rows: usize, o: &Out) {
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
     // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
     // this chunk (checked by the driver); the tier is supported.
     unsafe {
@@ -305,16 +316,21 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
         for (r, p) in ap.iter_mut().enumerate() {
             *p = t.a.add((t.row + r.min(rows - 1)) * t.lda);
         }
+        let mut bp = [t.bp[0]; NV];
+        bp.copy_from_slice(&t.bp[..NV]);
+        let mut bstride = [0; NV];
+        bstride.copy_from_slice(&t.bstride[..NV]);
+        let (last, scale) = (t.last, t.scale);
         let mut acc = [[S::zero(); NV]; MR];
-        let partial = t.last < S::LANES;
+        let partial = last < S::LANES;
         for p in 0..t.k {
             let mut bv = [S::zero(); NV];
             for v in 0..NV {
-                let q = t.bp[v].add(p * t.bstride);
-                bv[v] = if v == NV - 1 && partial { S::load_part(q, t.last) } else { S::load(q) };
+                let q = bp[v].add(p * bstride[v]);
+                bv[v] = if v == NV - 1 && partial { S::load_part(q, last) } else { S::load(q) };
             }
             if SCALE {
-                let s = S::splat(*t.scale.add(p));
+                let s = S::splat(*scale.add(p));
                 for b in &mut bv {
                     *b = S::mul(*b, s);
                 }
@@ -326,13 +342,19 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
                 }
             }
         }
-        for (r, row) in acc.iter().enumerate().take(rows) {
+        let mut bias = [S::zero(); NV];
+        for v in 0..NV {
+            bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+        }
+        for r in 0..MR {
+            if r >= rows {
+                break;
+            }
             let i = t.row + r;
-            for (v, &x) in row.iter().enumerate() {
-                let lanes = if v == NV - 1 { t.last } else { S::LANES };
+            for v in 0..NV {
+                let lanes = if v == NV - 1 { last } else { S::LANES };
                 let col = t.col + v * S::LANES;
-                let mut y = S::add(x, S::load_n(t.bias.add(v * S::LANES), lanes));
-                y = S::act(y, o.act);
+                let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
                 if !o.raw.is_null() {
                     S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
                 }

@@ -41,29 +41,58 @@ pub(super) trait Simd: Copy {
         // SAFETY: forwarded contract: `n` writable values at `p`, tier supported.
         unsafe { if n >= Self::LANES { Self::store(p, v) } else { Self::store_part(p, v, n) } }
     }
+}
 
-    /// The activation applied lane by lane.
+/// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
+/// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid, used only
+/// on the small GhostNetV2 gate maps, takes a cold scalar path.
+#[derive(Clone, Copy)]
+pub(super) struct Ep<S: Simd> {
+    mul: S::V,
+    add: S::V,
+    lo: S::V,
+    hi: S::V,
+    sigmoid: bool,
+}
+
+impl<S: Simd> Ep<S> {
+    /// # Safety
+    /// The CPU supports `S`'s tier.
     #[inline(always)]
-    unsafe fn act(v: Self::V, act: Act) -> Self::V {
-        // SAFETY: the tier is supported (trait contract); the scratch array holds LANES values.
+    pub(super) unsafe fn new(act: Act) -> Self {
+        let (mul, add, lo, hi) = match act {
+            Act::None | Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY),
+            Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY),
+            Act::Clip { min, max } => (1.0, 0.0, min, max),
+            Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0),
+        };
+        // SAFETY: the tier is supported (our contract).
         unsafe {
-            match act {
-                Act::None => v,
-                Act::Relu => Self::max(v, Self::zero()),
-                Act::Clip { min, max } => Self::min(Self::max(v, Self::splat(min)), Self::splat(max)),
-                Act::HardSigmoid { alpha, beta } => {
-                    let y = Self::fma(v, Self::splat(alpha), Self::splat(beta));
-                    Self::min(Self::max(y, Self::zero()), Self::splat(1.0))
-                }
-                Act::Sigmoid => {
-                    let mut lanes = [0f32; 16];
-                    Self::store(lanes.as_mut_ptr(), v);
-                    for x in &mut lanes[..Self::LANES] {
-                        *x = act.apply(*x);
-                    }
-                    Self::load(lanes.as_ptr())
-                }
-            }
+            Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), sigmoid: act == Act::Sigmoid }
         }
+    }
+
+    /// # Safety
+    /// The CPU supports `S`'s tier.
+    #[inline(always)]
+    pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
+        // SAFETY: the tier is supported (our contract); `t` holds 16 >= LANES values.
+        unsafe {
+            if self.sigmoid {
+                let mut t = [0f32; 16];
+                S::store(t.as_mut_ptr(), v);
+                sigmoid_lanes(&mut t[..S::LANES]);
+                return S::load(t.as_ptr());
+            }
+            S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn sigmoid_lanes(x: &mut [f32]) {
+    for v in x {
+        *v = Act::Sigmoid.apply(*v);
     }
 }

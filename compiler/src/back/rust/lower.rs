@@ -115,6 +115,61 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Median time of every step over `reps` runs of the first image on one thread, in
+    /// seconds; for finding the next bottleneck.
+    pub fn profile(&self, isa: Isa, input: &[f32], reps: usize) -> Vec<f64> {
+        let mut arena = vec![0f32; self.arena_len];
+        let mut times = vec![Vec::with_capacity(reps); self.steps.len()];
+        let image = &input[..self.image_len()];
+        for _ in 0..reps.max(1) {
+            let ctx = rt::exec::Ctx {
+                isa,
+                arena: Arena::new(&mut arena),
+                weights: &self.weights,
+                input: image,
+                part: Part::ALL,
+                barrier: None,
+            };
+            for (i, s) in self.steps.iter().enumerate() {
+                let t = std::time::Instant::now();
+                execute(&ctx, &s.kind);
+                times[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+        times
+            .into_iter()
+            .map(|mut t| {
+                t.sort_by(f64::total_cmp);
+                t[t.len() / 2]
+            })
+            .collect()
+    }
+}
+
+/// Multiply-accumulates of one step (dense arithmetic only).
+pub fn step_macs(kind: &Kind) -> u64 {
+    match kind {
+        Kind::Gemm(g) => (g.m * g.k * g.n) as u64,
+        Kind::Depthwise(d) => (d.oh * d.ow * d.c * d.kh * d.kw) as u64,
+        Kind::Dense { conv: d, .. } => (d.oh * d.ow * d.cout * d.cin * d.kh * d.kw) as u64,
+        _ => 0,
+    }
+}
+
+/// A short description of a step: kernel and shape.
+pub fn describe(kind: &Kind) -> String {
+    match kind {
+        Kind::InputToNhwc { channels, hw, .. } => format!("input NCHW->NHWC {channels}x{hw}"),
+        Kind::Gemm(g) => format!("gemm m{} k{} n{}{}{}", g.m, g.k, g.n, if g.scale.is_some() { " +scale" } else { "" }, if g.residual.is_some() { " +res" } else { "" }),
+        Kind::Depthwise(d) => format!("dw {}x{}/{} {}x{}x{}", d.kh, d.kw, d.sh, d.oh, d.ow, d.c),
+        Kind::Dense { conv: d, .. } => format!("conv {}x{}/{} {}->{} {}x{}", d.kh, d.kw, d.sh, d.cin, d.cout, d.oh, d.ow),
+        Kind::GlobalAvg(g) => format!("gap {}x{}", g.pixels, g.c),
+        Kind::Binary { rows, cols, .. } => format!("binary {rows}x{cols}"),
+        Kind::Unary { rows, cols, .. } => format!("unary {rows}x{cols}"),
+    }
+}
+
 /// One step through the runtime's context, as the generated code does it.
 pub fn execute(ctx: &rt::exec::Ctx<'_>, kind: &Kind) {
     match kind {

@@ -210,27 +210,41 @@ unsafe fn row<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: 
     // SAFETY: forwarded; strips only cover columns whose windows are inside the input.
     unsafe {
         for ox in 0..ox0 {
-            strip::<S, N, 1>(p, d, oy, ox, o, false);
+            strip::<S, N, 1>(p, d, oy, ox, o, false, 0);
         }
         let mut ox = ox0;
         while ox + P <= ox1 {
-            strip::<S, N, P>(p, d, oy, ox, o, true);
+            strip::<S, N, P>(p, d, oy, ox, o, true, 0);
             ox += P;
         }
+        if ox < ox1 && ox1 - ox0 >= P {
+            // The rest as one strip that ends at ox1, storing only the new pixels.
+            strip::<S, N, P>(p, d, oy, ox1 - P, o, true, P - (ox1 - ox));
+            ox = ox1;
+        }
         while ox < d.ow {
-            strip::<S, N, 1>(p, d, oy, ox, o, ox < ox1);
+            strip::<S, N, 1>(p, d, oy, ox, o, ox < ox1, 0);
             ox += 1;
         }
     }
 }
 
-/// Output pixels `ox..ox + P` of row `oy`, channels `o..o + N * LANES`. With `inside`,
-/// every column tap is inside the input; else each is checked (then `P == 1`).
+/// Most `kw * cin` combinations a strip handles with a table of input offsets; wider
+/// kernels fall back to nested loops.
+const MAX_TAPS: usize = 64;
+
+/// Output pixels `ox..ox + P` of row `oy`, channels `o..o + N * LANES`, storing pixels
+/// from `ox + skip` on. With `inside`, every column tap is inside the input; else each is
+/// checked (then `P == 1`).
+///
+/// For each kernel row the `(kx, input channel)` pairs are one flat loop: the weights of a
+/// kernel row are contiguous in the packed layout, and a small table holds the input
+/// offsets, so a 3x3 stem over 3 channels runs 9 iterations of `P * N` multiply-adds.
 ///
 /// # Safety
 /// As [`body`]; `o + N * LANES <= cpad(cout)`.
 #[inline(always)]
-unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize, inside: bool) {
+unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize, inside: bool, skip: usize) {
     let cp = cpad(d.cout);
     let ky0 = d.pt.saturating_sub(oy * d.sh);
     let ky1 = d.kh.min((d.h + d.pt).saturating_sub(oy * d.sh));
@@ -239,6 +253,16 @@ unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy
     } else {
         (d.pl.saturating_sub(ox * d.sw), d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw)))
     };
+    let pstep = d.sw * d.x.ps;
+    let taps = (kx1 - kx0) * d.cin;
+    let mut table = [0usize; MAX_TAPS];
+    if taps <= MAX_TAPS {
+        for kx in kx0..kx1 {
+            for i in 0..d.cin {
+                table[(kx - kx0) * d.cin + i] = kx * d.x.ps + i * d.x.cs;
+            }
+        }
+    }
     // SAFETY: only taps inside the input are read (rows ky0..ky1; columns kx0..kx1, which
     // cover the whole window for every pixel of an inside strip); weights are read below
     // `cpad(cout)` (caller's bound); outputs are masked at `cout`.
@@ -252,31 +276,53 @@ unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy
         }
         for ky in ky0..ky1 {
             let iy = oy * d.sh + ky - d.pt;
-            for kx in kx0..kx1 {
-                let ix = ox * d.sw + kx - d.pl;
-                let xp = p.x.add(iy * d.x.rs + ix * d.x.ps);
-                let wp = p.w.add((ky * d.kw + kx) * d.cin * cp + o);
-                for i in 0..d.cin {
+            // Input pixel of tap column 0 (`ox * sw - pl` may be negative at the edge, so
+            // the column offset is added per tap instead).
+            let xrow = p.x.add(iy * d.x.rs);
+            let x0 = ox * d.sw;
+            let wrow = p.w.add((ky * d.kw + kx0) * d.cin * cp + o);
+            if taps <= MAX_TAPS {
+                for (t, &off) in table.iter().enumerate().take(taps) {
+                    let xp = xrow.add((x0 - d.pl) * d.x.ps + off);
+                    let wp = wrow.add(t * cp);
                     let mut wv = [S::zero(); N];
                     for (v, w) in wv.iter_mut().enumerate() {
-                        *w = S::load(wp.add(i * cp + v * S::LANES));
+                        *w = S::load(wp.add(v * S::LANES));
                     }
                     for (j, a) in acc.iter_mut().enumerate() {
-                        let xv = S::splat(*xp.add(i * d.x.cs + j * d.sw * d.x.ps));
+                        let xv = S::splat(*xp.add(j * pstep));
                         for v in 0..N {
                             a[v] = S::fma(xv, wv[v], a[v]);
                         }
                     }
                 }
+            } else {
+                for kx in kx0..kx1 {
+                    let xp = xrow.add((x0 + kx - d.pl) * d.x.ps);
+                    for i in 0..d.cin {
+                        let wp = wrow.add(((kx - kx0) * d.cin + i) * cp);
+                        let mut wv = [S::zero(); N];
+                        for (v, w) in wv.iter_mut().enumerate() {
+                            *w = S::load(wp.add(v * S::LANES));
+                        }
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            let xv = S::splat(*xp.add(i * d.x.cs + j * pstep));
+                            for v in 0..N {
+                                a[v] = S::fma(xv, wv[v], a[v]);
+                            }
+                        }
+                    }
+                }
             }
         }
-        for (j, a) in acc.iter().enumerate() {
+        let ep = Ep::<S>::new(d.act);
+        for (j, a) in acc.iter().enumerate().skip(skip) {
             let at = oy * d.ow + ox + j;
             for v in 0..N {
                 let col = o + v * S::LANES;
                 if col < d.cout {
                     let lanes = (d.cout - col).min(S::LANES);
-                    let mut y = Ep::<S>::new(d.act).apply(a[v]);
+                    let mut y = ep.apply(a[v]);
                     if !p.r.is_null() {
                         y = S::add(y, S::load_n(p.r.add(at * d.residual.map_or(0, |r| r.ld) + col), lanes));
                     }

@@ -176,44 +176,56 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
     // Output columns whose window lies inside the input: ox in [ox0, ox1).
     let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
     let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
+    // Columns are swept in blocks narrow enough that the KH input rows of a block stay
+    // in L1 while every output row of the block is computed (a whole wide row of a
+    // many-channel tensor would not fit, and each input row is read KH times).
+    let line_bytes = (d.c * 4).div_ceil(64) * 64;
+    let block = (16 * 1024 / (KH * line_bytes * d.sw).max(1)).clamp(8, d.ow.max(8));
+    let rows = part.range(d.oh, 1);
     // SAFETY: every address is inside the ranges `pointers` checked: taps are read only
     // when inside the input, channels only below `d.c` (the last vector masked), and
     // weights below `cpad(c)`.
     unsafe {
-        for oy in part.range(d.oh, 1) {
-            let iy0 = (oy * d.sh) as isize - d.pt as isize;
-            let ky0 = (-iy0).max(0) as usize;
-            let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
-            let mut ch = 0;
-            while ch < d.c {
-                let lanes = (d.c - ch).min(S::LANES);
-                let mut wv = [[S::zero(); KW]; KH];
-                for (ky, row) in wv.iter_mut().enumerate() {
-                    for (kx, v) in row.iter_mut().enumerate() {
-                        *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
-                    }
-                }
-                let bias = S::load(p.w.add(KH * KW * cp + ch));
-                let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
-                for ox in 0..ox0 {
-                    border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
-                }
-                match (d.sw, lanes == S::LANES) {
-                    (1, true) => interior::<S, KH, KW, 1, true>(p, d, &e, &wv, bias, ox0, ox1),
-                    (1, false) => interior::<S, KH, KW, 1, false>(p, d, &e, &wv, bias, ox0, ox1),
-                    (2, true) => interior::<S, KH, KW, 2, true>(p, d, &e, &wv, bias, ox0, ox1),
-                    (2, false) => interior::<S, KH, KW, 2, false>(p, d, &e, &wv, bias, ox0, ox1),
-                    _ => {
-                        for ox in ox0..ox1 {
-                            border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
+        let mut bx = 0;
+        while bx < d.ow {
+            let bx1 = (bx + block).min(d.ow);
+            for oy in rows.clone() {
+                let iy0 = (oy * d.sh) as isize - d.pt as isize;
+                let ky0 = (-iy0).max(0) as usize;
+                let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
+                let (in0, in1) = (ox0.clamp(bx, bx1), ox1.clamp(bx, bx1));
+                let mut ch = 0;
+                while ch < d.c {
+                    let lanes = (d.c - ch).min(S::LANES);
+                    let mut wv = [[S::zero(); KW]; KH];
+                    for (ky, row) in wv.iter_mut().enumerate() {
+                        for (kx, v) in row.iter_mut().enumerate() {
+                            *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
                         }
                     }
+                    let bias = S::load(p.w.add(KH * KW * cp + ch));
+                    let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
+                    for ox in bx..in0 {
+                        border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
+                    }
+                    match (d.sw, lanes == S::LANES) {
+                        (1, true) => interior::<S, KH, KW, 1, true>(p, d, &e, &wv, bias, in0, in1),
+                        (1, false) => interior::<S, KH, KW, 1, false>(p, d, &e, &wv, bias, in0, in1),
+                        (2, true) => interior::<S, KH, KW, 2, true>(p, d, &e, &wv, bias, in0, in1),
+                        (2, false) => interior::<S, KH, KW, 2, false>(p, d, &e, &wv, bias, in0, in1),
+                        _ => {
+                            for ox in in0..in1 {
+                                border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
+                            }
+                        }
+                    }
+                    for ox in in1..bx1 {
+                        border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
+                    }
+                    ch += S::LANES;
                 }
-                for ox in ox1..d.ow {
-                    border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
-                }
-                ch += S::LANES;
             }
+            bx = bx1;
         }
     }
 }
@@ -266,6 +278,35 @@ unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, c
                 finish::<S>(p, d, e, ox + j, a);
             }
             ox += P;
+        }
+        if ox < ox1 && ox1 - ox0 >= P {
+            // The rest as one group that ends at ox1, storing only the new pixels.
+            let first = ox;
+            ox = ox1 - P;
+            let mut acc = [bias; P];
+            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
+            for ky in 0..KH {
+                if ky < e.ky0 || ky >= e.ky1 {
+                    continue;
+                }
+                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
+                let mut cols = [S::zero(); 16];
+                for (c, v) in cols.iter_mut().enumerate().take((P - 1) * SW + KW) {
+                    let q = xr.add(c * ldx);
+                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                }
+                for kx in 0..KW {
+                    for j in 0..P {
+                        acc[j] = S::fma(cols[j * SW + kx], wv[ky][kx], acc[j]);
+                    }
+                }
+            }
+            for (j, &a) in acc.iter().enumerate() {
+                if ox + j >= first {
+                    finish::<S>(p, d, e, ox + j, a);
+                }
+            }
+            ox = ox1;
         }
         while ox < ox1 {
             let mut acc = bias;

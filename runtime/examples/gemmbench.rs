@@ -1,0 +1,45 @@
+//! GEMM kernel throughput for GhostNet's shapes: `cargo run --release --example gemmbench -p ghostnet-runtime`.
+use ghostnet_runtime::gemm::{self, Gemm, View};
+use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
+use std::time::Instant;
+
+fn main() {
+    let shapes: &[(usize, usize, usize, usize)] = &[
+        // m, k, n, ldc
+        (12544, 16, 8, 16),
+        (12544, 16, 24, 48),
+        (3136, 24, 36, 72),
+        (3136, 72, 12, 24),
+        (784, 40, 120, 240),
+        (196, 112, 336, 672),
+        (196, 672, 56, 112),
+        (196, 80, 240, 480),
+        (49, 160, 480, 960),
+        (49, 960, 80, 160),
+        (49, 160, 960, 960),
+        (1, 960, 1280, 1280),
+    ];
+    let filter: Option<usize> = std::env::args().nth(1).map(|s| s.parse().unwrap());
+    for (idx, &(m, k, n, ldc)) in shapes.iter().enumerate() {
+        if filter.is_some_and(|f| f != idx) {
+            continue;
+        }
+        let mut arena = vec![0.5f32; m * k + m * ldc + 64];
+        let mut w = vec![0.01f32; gemm::packed_len(k, n) + n + 32];
+        let bias = gemm::packed_len(k, n).div_ceil(16) * 16;
+        w.resize(bias + n, 0.0);
+        let g = Gemm { m, k, n, a: View { off: 0, ld: k }, c: View { off: m * k, ld: ldc }, b: 0, bias, act: Act::Relu, residual: None, raw: None, scale: None };
+        let mut line = format!("m{m:<6} k{k:<4} n{n:<5}");
+        for isa in [Isa::Avx512, Isa::Avx2] {
+            let reps = (2_000_000_000 / (m * k * n)).clamp(5, 2000);
+            let mut best = f64::MAX;
+            for _ in 0..reps {
+                let t = Instant::now();
+                gemm::gemm(isa, Arena::new(&mut arena), &w, &g, Part::ALL);
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            line += &format!("  {}: {:7.1} us {:6.1} GF/s", isa.name(), best * 1e6, 2.0 * (m * k * n) as f64 / best / 1e9);
+        }
+        println!("{line}");
+    }
+}

@@ -6,9 +6,7 @@
 //!
 //! Packed weights: `kh * kw * cin` rows of `cpad(cout)` values, then `bias[cpad(cout)]`.
 
-use core::ops::Range;
-
-use super::dwconv::{cpad, Sub};
+use super::dwconv::cpad;
 use super::gemm::View;
 use super::isa::{extent, Act, Arena, Isa, Part};
 use super::simd::{Ep, Simd};
@@ -116,16 +114,6 @@ fn pointers(arena: &Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside its buffer.
 pub fn dense(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
-    dense_rows(isa, arena, input, weights, d, 0..d.oh, part)
-}
-
-/// Like [`dense`] for output rows `rows` only (part `part` of them).
-///
-/// # Panics
-/// As [`dense`], and if `rows` is not within `0..d.oh`.
-pub fn dense_rows(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, rows: Range<usize>, part: Part) {
-    assert!(rows.start <= rows.end && rows.end <= d.oh, "conv rows {rows:?} outside 0..{}", d.oh);
-    let part = Sub { rows, part };
     match isa {
         Isa::Scalar => scalar(arena, input, weights, d, part),
         #[cfg(target_arch = "x86_64")]
@@ -149,12 +137,12 @@ pub fn dense_rows(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[
 }
 
 /// The reference: the definition.
-pub fn scalar(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Sub) {
+pub fn scalar(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
     let p = pointers(&arena, input, weights, d);
     let cp = cpad(d.cout);
     // SAFETY: `pointers` checked the ranges; this part writes only its own output rows.
     unsafe {
-        for oy in part.range() {
+        for oy in part.range(d.oh, 1) {
             for ox in 0..d.ow {
                 for o in 0..d.cout {
                     let mut s = *p.w.add(d.kh * d.kw * d.cin * cp + o);
@@ -190,7 +178,7 @@ pub fn scalar(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dens
 /// # Safety
 /// The CPU supports `S`'s tier.
 #[inline(always)]
-pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Sub) {
+pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
     let p = pointers(&arena, input, weights, d);
     let cp = cpad(d.cout);
     // Columns whose window is inside the input: ox in [ox0, ox1).
@@ -198,7 +186,7 @@ pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Opt
     let ox1 = if d.w + d.pl >= d.kw { ((d.w + d.pl - d.kw) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
     // SAFETY: the tier is supported (our contract); `pointers` checked the ranges.
     unsafe {
-        for oy in part.range() {
+        for oy in part.range(d.oh, 1) {
             let mut o = 0;
             while o < d.cout {
                 let nv = ((cp - o) / S::LANES).min(NV);

@@ -9,28 +9,11 @@
 //! padded), then `bias[cpad]`. Vector loads of weights never need a mask.
 
 use super::gemm::View;
-use core::ops::Range;
-
 use super::isa::{extent, Act, Arena, Isa, Part};
 use super::simd::{Ep, Simd};
 
 /// Channel padding of packed depthwise weights (the widest vector).
 pub const CPAD: usize = 16;
-
-/// A range of output rows and the share of it one call computes.
-#[derive(Clone, Debug)]
-pub struct Sub {
-    pub rows: Range<usize>,
-    pub part: Part,
-}
-
-impl Sub {
-    /// The output rows this call computes.
-    pub fn range(&self) -> Range<usize> {
-        let r = self.part.range(self.rows.end - self.rows.start, 1);
-        self.rows.start + r.start..self.rows.start + r.end
-    }
-}
 
 /// One depthwise convolution of one image.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,16 +87,6 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
-    depthwise_rows(isa, arena, weights, d, 0..d.oh, part)
-}
-
-/// Like [`depthwise`] for output rows `rows` only (part `part` of them).
-///
-/// # Panics
-/// As [`depthwise`], and if `rows` is not within `0..d.oh`.
-pub fn depthwise_rows(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, rows: Range<usize>, part: Part) {
-    assert!(rows.start <= rows.end && rows.end <= d.oh, "depthwise rows {rows:?} outside 0..{}", d.oh);
-    let part = Sub { rows, part };
     match isa {
         Isa::Scalar => scalar(arena, weights, d, part),
         #[cfg(target_arch = "x86_64")]
@@ -137,12 +110,12 @@ pub fn depthwise_rows(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise
 }
 
 /// The reference: the definition, tap by tap.
-pub fn scalar(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Sub) {
+pub fn scalar(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
     let p = pointers(&arena, weights, d);
     let cp = cpad(d.c);
     // SAFETY: `pointers` checked the ranges; this part writes only its own output rows.
     unsafe {
-        for oy in part.range() {
+        for oy in part.range(d.oh, 1) {
             for ox in 0..d.ow {
                 for ch in 0..d.c {
                     let mut s = *p.w.add(d.kh * d.kw * cp + ch);
@@ -174,16 +147,16 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Sub) {
 /// # Safety
 /// The CPU supports `S`'s tier.
 #[inline(always)]
-pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Sub) {
+pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
     let p = pointers(&arena, weights, d);
     // SAFETY: the tier is supported (our contract); the pointers were range-checked.
     unsafe {
         match (d.kh, d.kw) {
-            (3, 3) => rows::<S, 3, 3>(&p, d, &part),
-            (5, 5) => rows::<S, 5, 5>(&p, d, &part),
-            (1, 5) => rows::<S, 1, 5>(&p, d, &part),
-            (5, 1) => rows::<S, 5, 1>(&p, d, &part),
-            _ => generic::<S>(&p, d, &part),
+            (3, 3) => rows::<S, 3, 3>(&p, d, part),
+            (5, 5) => rows::<S, 5, 5>(&p, d, part),
+            (1, 5) => rows::<S, 1, 5>(&p, d, part),
+            (5, 1) => rows::<S, 5, 1>(&p, d, part),
+            _ => generic::<S>(&p, d, part),
         }
     }
 }
@@ -198,7 +171,7 @@ pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthw
 /// # Safety
 /// As [`body`], with `p` from `pointers(d)` and `(d.kh, d.kw) == (KH, KW)`.
 #[inline(always)]
-unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: &Sub) {
+unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
     let cp = cpad(d.c);
     // Output columns whose window lies inside the input: ox in [ox0, ox1).
     let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
@@ -208,7 +181,7 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
     // many-channel tensor would not fit, and each input row is read KH times).
     let line_bytes = (d.c * 4).div_ceil(64) * 64;
     let block = (16 * 1024 / (KH * line_bytes * d.sw).max(1)).clamp(8, d.ow.max(8));
-    let rows = part.range();
+    let rows = part.range(d.oh, 1);
     // SAFETY: every address is inside the ranges `pointers` checked: taps are read only
     // when inside the input, channels only below `d.c` (the last vector masked), and
     // weights below `cpad(c)`.
@@ -415,12 +388,12 @@ unsafe fn finish<S: Simd>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, ox: usize, acc: 
 /// # Safety
 /// As [`body`], with `p` from `pointers(d)`.
 #[inline(always)]
-unsafe fn generic<S: Simd>(p: &Ptrs, d: &Depthwise, part: &Sub) {
+unsafe fn generic<S: Simd>(p: &Ptrs, d: &Depthwise, part: Part) {
     let cp = cpad(d.c);
     let ldr = d.residual.map_or(0, |r| r.ld);
     // SAFETY: as in `rows`: only in-bounds taps, masked channel tails, padded weights.
     unsafe {
-        for oy in part.range() {
+        for oy in part.range(d.oh, 1) {
             for ox in 0..d.ow {
                 let mut ch = 0;
                 while ch < d.c {

@@ -61,44 +61,24 @@ impl Ctx<'_> {
     }
 
     pub fn gemm(&self, g: &Gemm) {
-        self.gemm_rows(g, 0, g.m);
-    }
-
-    /// Rows `start..end` of a matrix product (a band of a banded layer sequence).
-    pub fn gemm_rows(&self, g: &Gemm, start: usize, end: usize) {
-        gemm::gemm_rows(self.isa, self.arena, self.weights, g, start..end, self.part);
+        gemm::gemm(self.isa, self.arena, self.weights, g, self.part);
         self.sync();
     }
 
     pub fn depthwise(&self, d: &Depthwise) {
-        self.depthwise_rows(d, 0, d.oh);
-    }
-
-    /// Output rows `start..end` of a depthwise convolution.
-    pub fn depthwise_rows(&self, d: &Depthwise, start: usize, end: usize) {
-        dwconv::depthwise_rows(self.isa, self.arena, self.weights, d, start..end, self.part);
+        dwconv::depthwise(self.isa, self.arena, self.weights, d, self.part);
         self.sync();
     }
 
     /// A dense convolution reading the arena.
     pub fn dense(&self, d: &Dense) {
-        self.dense_rows(d, 0, d.oh);
-    }
-
-    /// Output rows `start..end` of a dense convolution reading the arena.
-    pub fn dense_rows(&self, d: &Dense, start: usize, end: usize) {
-        conv::dense_rows(self.isa, self.arena, None, self.weights, d, start..end, self.part);
+        conv::dense(self.isa, self.arena, None, self.weights, d, self.part);
         self.sync();
     }
 
     /// A dense convolution reading the caller's input image.
     pub fn dense_input(&self, d: &Dense) {
-        self.dense_input_rows(d, 0, d.oh);
-    }
-
-    /// Output rows `start..end` of a dense convolution reading the caller's input image.
-    pub fn dense_input_rows(&self, d: &Dense, start: usize, end: usize) {
-        conv::dense_rows(self.isa, self.arena, Some(self.input), self.weights, d, start..end, self.part);
+        conv::dense(self.isa, self.arena, Some(self.input), self.weights, d, self.part);
         self.sync();
     }
 
@@ -109,24 +89,12 @@ impl Ctx<'_> {
 
     #[allow(clippy::too_many_arguments)]
     pub fn binary(&self, op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
-        self.binary_rows(op, a, b, y, 0, rows, cols, act);
-    }
-
-    /// Rows `start..end` of an element-wise binary operation.
-    #[allow(clippy::too_many_arguments)]
-    pub fn binary_rows(&self, op: BinOp, a: Mat, b: Mat, y: Mat, start: usize, end: usize, cols: usize, act: Act) {
-        ops::binary(self.arena, op, a, b, y, start..end, cols, act, self.part);
+        ops::binary(self.arena, op, a, b, y, rows, cols, act, self.part);
         self.sync();
     }
 
     pub fn unary(&self, x: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
-        self.unary_rows(x, y, 0, rows, cols, act);
-    }
-
-    /// Rows `start..end` of an element-wise activation or copy.
-    #[allow(clippy::too_many_arguments)]
-    pub fn unary_rows(&self, x: Mat, y: Mat, start: usize, end: usize, cols: usize, act: Act) {
-        ops::unary(self.arena, x, y, start..end, cols, act, self.part);
+        ops::unary(self.arena, x, y, rows, cols, act, self.part);
         self.sync();
     }
 

@@ -12,8 +12,6 @@
 //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
 //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
-use core::ops::Range;
-
 use super::isa::{extent, Act, Arena, Isa, Part};
 use super::simd::{Ep, Simd};
 
@@ -116,41 +114,32 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    gemm_rows(isa, arena, weights, g, 0..g.m, part)
-}
-
-/// Like [`gemm`] for rows `rows` of `C` only (part `part` of them).
-///
-/// # Panics
-/// As [`gemm`], and if `rows` is not within `0..g.m`.
-pub fn gemm_rows(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, rows: Range<usize>, part: Part) {
-    assert!(rows.start <= rows.end && rows.end <= g.m, "gemm rows {rows:?} outside 0..{}", g.m);
     match isa {
-        Isa::Scalar => scalar(arena, weights, g, rows, part),
+        Isa::Scalar => scalar(arena, weights, g, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
             // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, rows, part) }
+            unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
             // SAFETY: the CPU supports AVX-512F (checked above).
-            unsafe { super::x86::avx512_gemm_f32_12x32(arena, weights, g, rows, part) }
+            unsafe { super::x86::avx512_gemm_f32_12x32(arena, weights, g, part) }
         }
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
-        Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, rows, part) },
+        Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }
 }
 
 /// The reference: plain loops in the order of the definition.
-pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, rows: Range<usize>, part: Part) {
+pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
     let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
-    let (rows, cols) = split(rows, g.n, 1, PANEL, part);
+    let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
     // SAFETY: `pointers` checked that every row and column read or written is inside its
     // buffer; this part writes only its own rows and columns of `C` and `raw`.
     unsafe {
@@ -172,17 +161,15 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, rows: Range<usize>, p
     }
 }
 
-/// The rows (of `rows`) and columns part `part` computes: row tiles of `mr` when there are
-/// enough of them, else column ranges in multiples of `grain` columns.
-fn split(rows: Range<usize>, n: usize, mr: usize, grain: usize, part: Part) -> (Range<usize>, Range<usize>) {
-    let m = rows.end - rows.start;
+/// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
+/// them, else column ranges in multiples of `grain` columns.
+fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
     if part.count <= 1 {
-        (rows, 0..n)
+        (0..m, 0..n)
     } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
-        let r = part.range(m, mr);
-        (rows.start + r.start..rows.start + r.end, 0..n)
+        (part.range(m, mr), 0..n)
     } else {
-        (rows, part.range(n, grain))
+        (0..m, part.range(n, grain))
     }
 }
 
@@ -191,11 +178,11 @@ fn split(rows: Range<usize>, n: usize, mr: usize, grain: usize, part: Part) -> (
 /// # Safety
 /// The CPU supports `S`'s tier.
 #[inline(always)]
-pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, rows: Range<usize>, part: Part) {
+pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
     let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
     // One row (a matrix-vector product) is bound by reading B: four B streams at once.
     let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
-    let (rows, cols) = split(rows, g.n, MR, group.max(PANEL), part);
+    let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
     if rows.is_empty() || cols.is_empty() {
         return;
     }

@@ -4,9 +4,7 @@
 use core::arch::aarch64::*;
 
 use super::conv::{self, Dense};
-use core::ops::Range;
-
-use super::dwconv::{self, Depthwise, Sub};
+use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
 use super::isa::{Arena, Part};
 use super::pool::{self, GlobalAvg};
@@ -87,15 +85,15 @@ impl Simd for Neon {
 /// # Safety
 /// NEON is available (it is on every AArch64 CPU).
 #[target_feature(enable = "neon")]
-pub(super) unsafe fn neon_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, r: Range<usize>, p: Part) {
+pub(super) unsafe fn neon_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
     // SAFETY: NEON is enabled for this function.
-    unsafe { gemm::body::<Neon, 6, 4>(a, w, g, r, p) }
+    unsafe { gemm::body::<Neon, 6, 4>(a, w, g, p) }
 }
 
 /// # Safety
 /// NEON is available.
 #[target_feature(enable = "neon")]
-pub(super) unsafe fn neon_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Sub) {
+pub(super) unsafe fn neon_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) {
     // SAFETY: NEON is enabled for this function.
     unsafe { dwconv::body::<Neon>(a, w, d, p) }
 }
@@ -103,7 +101,7 @@ pub(super) unsafe fn neon_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, 
 /// # Safety
 /// NEON is available.
 #[target_feature(enable = "neon")]
-pub(super) unsafe fn neon_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Sub) {
+pub(super) unsafe fn neon_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) {
     // SAFETY: NEON is enabled for this function.
     unsafe { conv::body::<Neon, 4>(a, i, w, d, p) }
 }

@@ -1,8 +1,6 @@
 //! Element-wise operations and layout changes that the fusion passes could not fold into
 //! a kernel's epilogue. Plain loops: none of them is on GhostNet's hot path.
 
-use core::ops::Range;
-
 use super::isa::{extent, Act, Arena, Part};
 
 /// A strided matrix read in the arena: element `(i, j)` at `off + i * rs + j * cs`.
@@ -29,17 +27,16 @@ pub enum BinOp {
     Div,
 }
 
-/// `y[i][j] = act(a[i][j] op b[i][j])` for `i` in `rows`, `j < cols`; part `part` does a
-/// share of the rows. `y` may be `a` itself.
+/// `y[i][j] = act(a[i][j] op b[i][j])` for `i < rows`, `j < cols`; part `part` does a range
+/// of rows. `y` may be `a` itself.
 #[allow(clippy::too_many_arguments)]
-pub fn binary(arena: Arena<'_>, op: BinOp, a: Mat, b: Mat, y: Mat, rows: Range<usize>, cols: usize, act: Act, part: Part) {
-    let pa = arena.at(a.off, a.extent(rows.end, cols));
-    let pb = arena.at(b.off, b.extent(rows.end, cols));
-    let py = arena.at(y.off, y.extent(rows.end, cols));
-    let r = part.range(rows.end - rows.start, 1);
+pub fn binary(arena: Arena<'_>, op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: Act, part: Part) {
+    let pa = arena.at(a.off, a.extent(rows, cols));
+    let pb = arena.at(b.off, b.extent(rows, cols));
+    let py = arena.at(y.off, y.extent(rows, cols));
     // SAFETY: all three ranges were checked; this part writes only its rows.
     unsafe {
-        for i in rows.start + r.start..rows.start + r.end {
+        for i in part.range(rows, 1) {
             for j in 0..cols {
                 let (x, z) = (*pa.add(i * a.rs + j * a.cs), *pb.add(i * b.rs + j * b.cs));
                 let v = match op {
@@ -54,15 +51,14 @@ pub fn binary(arena: Arena<'_>, op: BinOp, a: Mat, b: Mat, y: Mat, rows: Range<u
     }
 }
 
-/// `y[i][j] = act(x[i][j])` for `i` in `rows`; also a strided copy (with `Act::None`),
-/// which is how channel concatenation and slicing are done when they could not be fused.
-pub fn unary(arena: Arena<'_>, x: Mat, y: Mat, rows: Range<usize>, cols: usize, act: Act, part: Part) {
-    let px = arena.at(x.off, x.extent(rows.end, cols));
-    let py = arena.at(y.off, y.extent(rows.end, cols));
-    let r = part.range(rows.end - rows.start, 1);
+/// `y[i][j] = act(x[i][j])`; also a strided copy (with `Act::None`), which is how channel
+/// concatenation and slicing are done when they could not be fused away.
+pub fn unary(arena: Arena<'_>, x: Mat, y: Mat, rows: usize, cols: usize, act: Act, part: Part) {
+    let px = arena.at(x.off, x.extent(rows, cols));
+    let py = arena.at(y.off, y.extent(rows, cols));
     // SAFETY: both ranges were checked; this part writes only its rows.
     unsafe {
-        for i in rows.start + r.start..rows.start + r.end {
+        for i in part.range(rows, 1) {
             for j in 0..cols {
                 *py.add(i * y.rs + j * y.cs) = act.apply(*px.add(i * x.rs + j * x.cs));
             }

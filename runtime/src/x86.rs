@@ -7,9 +7,7 @@ use core::arch::x86_64::*;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::conv::{self, Dense};
-use core::ops::Range;
-
-use super::dwconv::{self, Depthwise, Sub};
+use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
 use super::isa::{Arena, Part};
 use super::pool::{self, GlobalAvg};
@@ -219,12 +217,12 @@ macro_rules! wrappers {
 }
 
 wrappers! {
-    "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, r: Range<usize>, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, r, p);
-    "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, r: Range<usize>, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, r, p);
-    "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Sub) = dwconv::body::<Avx2>(a, w, d, p);
-    "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Sub) = dwconv::body::<Avx512>(a, w, d, p);
-    "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Sub) = conv::body::<Avx2, 4>(a, i, w, d, p);
-    "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Sub) = conv::body::<Avx512, 4>(a, i, w, d, p);
+    "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, p);
+    "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, p);
+    "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx2>(a, w, d, p);
+    "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx512>(a, w, d, p);
+    "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx2, 4>(a, i, w, d, p);
+    "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx512, 4>(a, i, w, d, p);
     "avx2,fma" => avx2_gap_f32_8c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx2>(a, g, p);
     "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
 }

@@ -152,6 +152,7 @@ pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthw
     // SAFETY: the tier is supported (our contract); the pointers were range-checked.
     unsafe {
         match (d.kh, d.kw) {
+            _ if d.sw > 2 => generic::<S>(&p, d, part),
             (3, 3) => rows::<S, 3, 3>(&p, d, part),
             (5, 5) => rows::<S, 5, 5>(&p, d, part),
             (1, 5) => rows::<S, 1, 5>(&p, d, part),
@@ -162,8 +163,10 @@ pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthw
 }
 
 /// A `KH x KW` depthwise convolution. For each output row and each channel vector, the
-/// filter taps live in registers while the row is swept; interior pixels go four at a time
-/// (four independent accumulator chains) with no bounds checks, edge pixels one at a time.
+/// filter taps live in registers while the row is swept in strips of `P` outputs; a strip
+/// loads the input columns it shares once per tap row, so each feeds up to `KW`
+/// multiply-adds of `P` independent chains. Strips at the left and right edges take
+/// columns outside the input as zeros; there is no separate per-pixel border path.
 ///
 /// (No closures here or in the other bodies: a closure is a separate function that does
 /// not inherit the wrapper's target features, so its intrinsics would not inline.)
@@ -173,9 +176,6 @@ pub(super) unsafe fn body<S: Simd>(arena: Arena<'_>, weights: &[f32], d: &Depthw
 #[inline(always)]
 unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
     let cp = cpad(d.c);
-    // Output columns whose window lies inside the input: ox in [ox0, ox1).
-    let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
-    let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
     // Columns are swept in blocks narrow enough that the KH input rows of a block stay
     // in L1 while every output row of the block is computed (a whole wide row of a
     // many-channel tensor would not fit, and each input row is read KH times).
@@ -193,7 +193,6 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
                 let iy0 = (oy * d.sh) as isize - d.pt as isize;
                 let ky0 = (-iy0).max(0) as usize;
                 let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
-                let (in0, in1) = (ox0.clamp(bx, bx1), ox1.clamp(bx, bx1));
                 let mut ch = 0;
                 while ch < d.c {
                     let lanes = (d.c - ch).min(S::LANES);
@@ -205,22 +204,17 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
                     }
                     let bias = S::load(p.w.add(KH * KW * cp + ch));
                     let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
-                    for ox in bx..in0 {
-                        border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
-                    }
-                    match (d.sw, lanes == S::LANES) {
-                        (1, true) => interior::<S, KH, KW, 1, true>(p, d, &e, &wv, bias, in0, in1),
-                        (1, false) => interior::<S, KH, KW, 1, false>(p, d, &e, &wv, bias, in0, in1),
-                        (2, true) => interior::<S, KH, KW, 2, true>(p, d, &e, &wv, bias, in0, in1),
-                        (2, false) => interior::<S, KH, KW, 2, false>(p, d, &e, &wv, bias, in0, in1),
-                        _ => {
-                            for ox in in0..in1 {
-                                border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
-                            }
-                        }
-                    }
-                    for ox in in1..bx1 {
-                        border::<S, KH, KW>(p, d, &e, &wv, bias, ox);
+                    // Eight outputs per strip where registers allow (16-lane vectors, 32
+                    // registers), else four.
+                    let wide = S::LANES == 16 && KH * KW <= 9;
+                    match (d.sw, lanes == S::LANES, wide) {
+                        (1, true, true) => strips::<S, KH, KW, 1, 8, true>(p, d, &e, &wv, bias, bx, bx1),
+                        (1, false, true) => strips::<S, KH, KW, 1, 8, false>(p, d, &e, &wv, bias, bx, bx1),
+                        (1, true, false) => strips::<S, KH, KW, 1, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                        (1, false, false) => strips::<S, KH, KW, 1, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                        (2, true, _) => strips::<S, KH, KW, 2, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                        (2, false, _) => strips::<S, KH, KW, 2, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                        _ => unreachable!("strides above 2 take the generic path"),
                     }
                     ch += S::LANES;
                 }
@@ -230,43 +224,56 @@ unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwis
     }
 }
 
-/// Output pixels `ox0..ox1` of one row and channel vector, whose windows lie inside the
-/// input horizontally; rows of taps outside the input (`e.ky0`, `e.ky1`) are skipped.
-/// `FULL` says whether all lanes are channels (else loads and stores are masked).
-///
-/// Four outputs at a time: for each tap row, the `3 * SW + KW` input columns they share are
-/// loaded once and each feeds up to `KW` multiply-adds (four independent chains).
+/// Output pixels `x0..x1` of one row and channel vector, `P` at a time (the last strip
+/// overlaps the one before it and stores only its new pixels). Tap rows outside the input
+/// (`e.ky0`, `e.ky1`) are skipped; columns outside it read as zeros. `FULL` says whether
+/// all lanes are channels (else loads and stores are masked).
 ///
 /// # Safety
 /// As [`rows`], with `d.sw == SW`.
 #[inline(always)]
-unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, const FULL: bool>(
+unsafe fn strips<S: Simd, const KH: usize, const KW: usize, const SW: usize, const P: usize, const FULL: bool>(
     p: &Ptrs,
     d: &Depthwise,
     e: &Edge<S>,
     wv: &[[S::V; KW]; KH],
     bias: S::V,
-    ox0: usize,
-    ox1: usize,
+    x0: usize,
+    x1: usize,
 ) {
-    const P: usize = 4;
     let ldx = d.x.ld;
-    // SAFETY: the window of every pixel in `ox0..ox1` is inside the input horizontally,
-    // and only tap rows inside it are read; channels are masked unless FULL.
+    let span = (P - 1) * SW + KW;
+    let (w, pl) = (d.w as isize, d.pl as isize);
+    // SAFETY: columns are read only when inside the input (checked per column unless the
+    // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
+    // FULL; stores stay inside the output row.
     unsafe {
-        let mut ox = ox0;
-        while ox + P <= ox1 {
+        let mut ox = x0;
+        while ox < x1 {
+            let start = if ox + P <= x1 || x1 - x0 < P { ox } else { x1 - P };
+            let ix0 = (start * SW) as isize - pl;
+            let inside = ix0 >= 0 && ix0 + span as isize <= w;
             let mut acc = [bias; P];
-            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
             for ky in 0..KH {
                 if ky < e.ky0 || ky >= e.ky1 {
                     continue;
                 }
-                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
-                let mut cols = [S::zero(); 16];
-                for (c, v) in cols.iter_mut().enumerate().take((P - 1) * SW + KW) {
-                    let q = xr.add(c * ldx);
-                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                let xrow = p.x.add((e.iy0 + ky as isize) as usize * d.w * ldx + e.ch);
+                let mut cols = [S::zero(); 24];
+                if inside {
+                    let xp = xrow.add(ix0 as usize * ldx);
+                    for (c, v) in cols.iter_mut().enumerate().take(span) {
+                        let q = xp.add(c * ldx);
+                        *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                    }
+                } else {
+                    for (c, v) in cols.iter_mut().enumerate().take(span) {
+                        let ix = ix0 + c as isize;
+                        if ix >= 0 && ix < w {
+                            let q = xrow.add(ix as usize * ldx);
+                            *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                        }
+                    }
                 }
                 for kx in 0..KW {
                     for j in 0..P {
@@ -275,55 +282,12 @@ unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, c
                 }
             }
             for (j, &a) in acc.iter().enumerate() {
-                finish::<S>(p, d, e, ox + j, a);
-            }
-            ox += P;
-        }
-        if ox < ox1 && ox1 - ox0 >= P {
-            // The rest as one group that ends at ox1, storing only the new pixels.
-            let first = ox;
-            ox = ox1 - P;
-            let mut acc = [bias; P];
-            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
-            for ky in 0..KH {
-                if ky < e.ky0 || ky >= e.ky1 {
-                    continue;
-                }
-                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
-                let mut cols = [S::zero(); 16];
-                for (c, v) in cols.iter_mut().enumerate().take((P - 1) * SW + KW) {
-                    let q = xr.add(c * ldx);
-                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
-                }
-                for kx in 0..KW {
-                    for j in 0..P {
-                        acc[j] = S::fma(cols[j * SW + kx], wv[ky][kx], acc[j]);
-                    }
+                let x = start + j;
+                if x >= ox && x < x1 {
+                    finish::<S>(p, d, e, x, a);
                 }
             }
-            for (j, &a) in acc.iter().enumerate() {
-                if ox + j >= first {
-                    finish::<S>(p, d, e, ox + j, a);
-                }
-            }
-            ox = ox1;
-        }
-        while ox < ox1 {
-            let mut acc = bias;
-            let base = p.x.add((ox * SW - d.pl) * ldx + e.ch);
-            for ky in 0..KH {
-                if ky < e.ky0 || ky >= e.ky1 {
-                    continue;
-                }
-                let xr = base.add((e.iy0 + ky as isize) as usize * d.w * ldx);
-                for kx in 0..KW {
-                    let q = xr.add(kx * ldx);
-                    let xv = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
-                    acc = S::fma(xv, wv[ky][kx], acc);
-                }
-            }
-            finish::<S>(p, d, e, ox, acc);
-            ox += 1;
+            ox = start + P;
         }
     }
 }
@@ -337,33 +301,6 @@ struct Edge<S: Simd> {
     ch: usize,
     lanes: usize,
     ep: Ep<S>,
-}
-
-/// One output pixel with every tap bounds-checked.
-///
-/// # Safety
-/// As [`rows`].
-#[inline(always)]
-unsafe fn border<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, wv: &[[S::V; KW]; KH], bias: S::V, ox: usize) {
-    let ix0 = (ox * d.sw) as isize - d.pl as isize;
-    // SAFETY: only taps inside the input are read; channels are masked at `lanes`.
-    unsafe {
-        let mut acc = bias;
-        for ky in 0..KH {
-            if ky < e.ky0 || ky >= e.ky1 {
-                continue;
-            }
-            let iy = (e.iy0 + ky as isize) as usize;
-            for kx in 0..KW {
-                let ix = ix0 + kx as isize;
-                if ix >= 0 && ix < d.w as isize {
-                    let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * d.x.ld + e.ch), e.lanes);
-                    acc = S::fma(xv, wv[ky][kx], acc);
-                }
-            }
-        }
-        finish::<S>(p, d, e, ox, acc);
-    }
 }
 
 /// The epilogue of one output pixel: activation, residual, store.

@@ -127,3 +127,20 @@ pub fn compile(source: &Source, limits: &Limits, options: &back::rust::Options) 
     let (program, code) = back::rust::generate(&graph, options)?;
     Ok(Compiled { layers_before, graph, program, code })
 }
+
+/// A network compiled for the `ghostnet!` macro: the module [`compile`] writes, as tokens
+/// a proc-macro can return ([`back::rust::embed`]).
+pub struct Embedded {
+    pub program: back::rust::Program,
+    pub tokens: proc_macro2::TokenStream,
+}
+
+/// Loads, optimizes and lowers `source` like [`compile`], and returns the module as tokens,
+/// with the weights inline and an `include_bytes!` of every file read (so cargo rebuilds
+/// when one changes); `options.weights` is ignored. The paths in `source` should be absolute.
+pub fn compile_tokens(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Embedded, Error> {
+    let graph = optimize(source.load(limits)?)?;
+    let inputs = back::rust::embed::inputs(source);
+    let (program, tokens) = back::rust::embed::generate(&graph, options, &inputs)?;
+    Ok(Embedded { program, tokens })
+}

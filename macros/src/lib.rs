@@ -1,9 +1,79 @@
-//! `ghostnet!`: compiles a GhostNet into the calling crate.
+//! `ghostnet!`: a GhostNet compiled into the calling crate.
+//!
+//! ```ignore
+//! mod net { ghostnet_macros::ghostnet!(alpha = 1.3, weights = "weights/ghostnet_130.safetensors"); }
+//! mod digits { ghostnet_macros::ghostnet!(onnx = "models/digits.onnx"); }
+//! mod synth { ghostnet_macros::ghostnet!(alpha = 0.75, input = [1, 3, 160, 160], classes = 100, seed = 7); }
+//! ```
+//! Each expands to the items of a `ghostc`-generated module (`INPUT_SHAPE`, `INPUT_LEN`,
+//! `OUTPUT_SHAPE`, `OUTPUT_LEN`, `ARENA_LEN`, `Net`, `Isa`, ...), kernels included, so the
+//! crate needs no other dependency. The options are in [`ghostnet!`]'s documentation.
+//!
+//! This crate is a thin shim: it parses the arguments ([`args`]) and calls
+//! `ghostnet_compiler::compile_tokens`, the same pipeline as `ghostc`.
+
+mod args;
+mod fallback;
 
 use proc_macro::TokenStream;
 
-/// Not available yet: the code generator lands first.
+/// Compiles a GhostNet into the surrounding module.
+///
+/// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
+/// ```text
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+/// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+/// ```
+/// - `onnx`: a model exported from PyTorch (either exporter); `input` fixes its dynamic
+///   dimensions (batch defaults to 1).
+/// - `alpha`: width multiplier, any positive number (default 1.0 when other DSL options
+///   are given); `version`: 1 (GhostNet, default) or 2 (GhostNetV2); `input`: NCHW input
+///   shape (default `[1, 3, 224, 224]`); `classes` (default 1000); `in_chans` (default 3);
+///   `stages`: timm's `cfgs`, `[[[k, exp, c, se_ratio, s], ...], ...]`, as a nested array or
+///   as that text in a string (what `ghostc --stages` takes).
+/// - `weights`: a timm `state_dict` as safetensors; without it the weights are seeded
+///   pseudo-random from `seed` (default 0), for benchmarks and tests.
+/// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
+///
+/// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
+/// file changes. The packed weights are embedded as one 64-byte-aligned byte string.
+/// Invalid options are compile errors on their tokens, all listed at once.
 #[proc_macro]
-pub fn ghostnet(_input: TokenStream) -> TokenStream {
-    "::core::compile_error!(\"ghostnet!: not yet implemented; use the ghostc command line for now\");".parse().unwrap()
+pub fn ghostnet(input: TokenStream) -> TokenStream {
+    let args = match syn::parse::<args::Args>(input) {
+        Ok(args) => args,
+        Err(e) => return failed(e, false),
+    };
+    match expand(&args) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => failed(e, args.no_std()),
+    }
+}
+
+fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
+    use ghostnet_compiler::back::rust::{Options, WeightsSource};
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    let request = args.request(manifest_dir.as_deref())?;
+    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()) };
+    let limits = ghostnet_compiler::Limits::default();
+    // The compiler returns errors rather than panicking; a panic would be a bug, reported
+    // like an error rather than as rustc's "proc macro panicked".
+    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens(&request.source, &limits, &options));
+    match compiled {
+        Ok(Ok(embedded)) => Ok(embedded.tokens),
+        Ok(Err(e)) => Err(syn::Error::new_spanned(&request.span, e)),
+        Err(panic) => {
+            let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            let message = message.unwrap_or_else(|| "no message".into());
+            Err(syn::Error::new_spanned(&request.span, format!("internal error in ghostnet-compiler (a bug; please report it): {message}")))
+        }
+    }
+}
+
+/// The error, next to stubs of the module's items.
+fn failed(e: syn::Error, no_std: bool) -> TokenStream {
+    let mut out = e.into_compile_error();
+    out.extend(fallback::stub(no_std));
+    out.into()
 }

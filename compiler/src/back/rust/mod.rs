@@ -4,6 +4,7 @@
 //! run in process); [`writer`] prints it with `quote` and `prettyplease`, carrying the
 //! runtime's kernel sources along so that the output needs no dependency.
 
+pub mod embed;
 pub mod lower;
 pub mod memory;
 pub mod writer;

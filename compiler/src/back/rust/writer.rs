@@ -204,9 +204,9 @@ fn groups(steps: &[Step]) -> Vec<(String, Vec<String>, Vec<&Step>)> {
 
 /// Hand-written parts of every generated module (they hold the only `unsafe` blocks, and
 /// their `SAFETY` comments, which token-based printing would drop).
-const TEMPLATE_COMMON: &str = include_str!("templates/common.rs");
-const TEMPLATE_STD: &str = include_str!("templates/std.rs");
-const TEMPLATE_NO_STD: &str = include_str!("templates/no_std.rs");
+pub(super) const TEMPLATE_COMMON: &str = include_str!("templates/common.rs");
+pub(super) const TEMPLATE_STD: &str = include_str!("templates/std.rs");
+pub(super) const TEMPLATE_NO_STD: &str = include_str!("templates/no_std.rs");
 
 /// Runtime source files carried into the generated code, in module order.
 const RUNTIME: &[(&str, &str)] = &[
@@ -229,7 +229,7 @@ pub fn runtime_modules() -> impl Iterator<Item = &'static str> {
 }
 
 /// The `mod rt { ... }` text: every runtime file, indented, `std`-only ones in std mode.
-fn runtime_module(no_std: bool) -> String {
+pub(super) fn runtime_module(no_std: bool) -> String {
     let mut s = String::from(
         "/// The ghostnet-runtime kernels this network uses, carried in so that it needs no dependency.\n\
          #[allow(dead_code, unused_imports, clippy::all)]\nmod rt {\n",

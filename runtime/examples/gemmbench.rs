@@ -28,7 +28,7 @@ fn main() {
         let mut w = vec![0.01f32; gemm::packed_len(k, n) + n + 32];
         let bias = gemm::packed_len(k, n).div_ceil(16) * 16;
         w.resize(bias + n, 0.0);
-        let g = Gemm { m, k, n, a: View { off: 0, ld: k }, c: View { off: m * k, ld: ldc }, b: 0, bias, act: Act::Relu, residual: None, raw: None, scale: None };
+        let g = Gemm { m, k, n, a: View { off: 0, ld: k }, c: View { off: m * k, ld: ldc }, b: 0, bias, act: Act::Relu, residual: None, raw: None, scale: None, gate: None };
         let mut line = format!("m{m:<6} k{k:<4} n{n:<5}");
         for isa in [Isa::Avx512, Isa::Avx2] {
             let reps = (2_000_000_000 / (m * k * n)).clamp(5, 2000);

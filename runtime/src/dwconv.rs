@@ -8,7 +8,7 @@
 //! Packed weights: `kh * kw` rows of `cpad` values (`c` rounded up to [`CPAD`], zero
 //! padded), then `bias[cpad]`. Vector loads of weights never need a mask.
 
-use super::gemm::View;
+use super::gemm::{Gate, View};
 use super::isa::{extent, Act, Arena, Isa, Part};
 use super::simd::{Ep, Simd};
 
@@ -35,6 +35,8 @@ pub struct Depthwise {
     /// Offset of the packed weights and bias.
     pub weights: usize,
     pub act: Act,
+    /// Multiplies each output pixel after the activation, before the residual.
+    pub gate: Option<Gate>,
     pub residual: Option<View>,
 }
 
@@ -68,13 +70,20 @@ struct Ptrs {
     y: *mut f32,
     r: *const f32,
     w: *const f32,
+    /// The arena base, for gate lookups.
+    base: *const f32,
 }
 
 fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
     let wl = packed_len(d.c, d.kh * d.kw);
     assert!(d.weights.checked_add(wl).is_some_and(|e| e <= weights.len()), "depthwise weights outside the blob");
     assert!(d.sh > 0 && d.sw > 0 && d.kh > 0 && d.kw > 0, "depthwise kernel and strides must be positive");
+    if let Some(g) = d.gate {
+        assert!(g.h > 0 && g.w > 0 && g.oh == d.oh && g.ow == d.ow, "gate map does not match the output");
+        arena.at(g.off, g.extent(d.c));
+    }
     Ptrs {
+        base: arena.at(0, 0),
         x: arena.at(d.x.off, extent(d.h * d.w, d.x.ld, d.c)),
         y: arena.at(d.y.off, extent(d.oh * d.ow, d.y.ld, d.c)),
         r: d.residual.map_or(core::ptr::null(), |r| arena.at(r.off, extent(d.oh * d.ow, r.ld, d.c))),
@@ -135,7 +144,8 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
                     }
                     let o = oy * d.ow + ox;
                     let r = if p.r.is_null() { 0.0 } else { *p.r.add(o * d.residual.unwrap().ld + ch) };
-                    *p.y.add(o * d.y.ld + ch) = d.act.apply(s) + r;
+                    let g = d.gate.map_or(1.0, |g| *p.base.add(g.at(o) + ch));
+                    *p.y.add(o * d.y.ld + ch) = d.act.apply(s) * g + r;
                 }
             }
         }
@@ -313,6 +323,9 @@ unsafe fn finish<S: Simd>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, ox: usize, acc: 
     // SAFETY: the output pixel and channels are inside the checked ranges.
     unsafe {
         let mut v = e.ep.apply(acc);
+        if let Some(g) = d.gate {
+            v = S::mul(v, S::load_n(p.base.add(g.at(o) + e.ch), e.lanes));
+        }
         if !p.r.is_null() {
             v = S::add(v, S::load_n(p.r.add(o * d.residual.map_or(0, |r| r.ld) + e.ch), e.lanes));
         }
@@ -352,6 +365,9 @@ unsafe fn generic<S: Simd>(p: &Ptrs, d: &Depthwise, part: Part) {
                     }
                     let o = oy * d.ow + ox;
                     let mut v = Ep::<S>::new(d.act).apply(acc);
+                    if let Some(g) = d.gate {
+                        v = S::mul(v, S::load_n(p.base.add(g.at(o) + ch), lanes));
+                    }
                     if !p.r.is_null() {
                         v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
                     }

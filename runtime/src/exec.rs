@@ -8,7 +8,7 @@ use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
 use super::isa::{Act, Arena, Isa, Part};
 use super::ops::{self, BinOp, Mat};
-use super::pool::{self, GlobalAvg};
+use super::pool::{self, AvgPool, GlobalAvg};
 
 /// A sense-reversing spin barrier for a fixed number of threads. Waiting makes every
 /// write before the barrier (in any thread) visible after it.
@@ -84,6 +84,11 @@ impl Ctx<'_> {
 
     pub fn global_avg(&self, g: &GlobalAvg) {
         pool::global_avg(self.isa, self.arena, g, self.part);
+        self.sync();
+    }
+
+    pub fn avg_pool(&self, a: &AvgPool) {
+        pool::avg_pool(self.isa, self.arena, a, self.part);
         self.sync();
     }
 

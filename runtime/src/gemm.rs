@@ -5,8 +5,9 @@
 //! where `A` and `C` live in the arena with row strides `lda` and `ldc` (a row is a pixel;
 //! the stride is the channel count of the buffer, so `C` may be a channel slice of a wider
 //! tensor), `B` is packed at compile time ([`pack`]), `s` is the optional squeeze-excite
-//! gate applied to `B`'s rows, and `R` the optional residual. With `raw`, the value before
-//! the residual is also stored there.
+//! gate applied to `B`'s rows, and `R` the optional residual. An optional [`Gate`]
+//! multiplies each row before the residual is added; with `raw`, the value after the
+//! activation (before gate and residual) is also stored there.
 //!
 //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
 //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
@@ -23,6 +24,34 @@ pub const PANEL: usize = 16;
 pub struct View {
     pub off: usize,
     pub ld: usize,
+}
+
+/// A gate multiplied into an output as it is written (GhostNetV2's attention): output
+/// pixel `(y, x)` of an `oh x ow` map is scaled by pixel
+/// `(floor(y * h / oh), floor(x * w / ow))` of the `h x w` gate, channel for channel. The
+/// gate's pixels are `ld` apart from `off` (which includes the channel offset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gate {
+    pub off: usize,
+    pub ld: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Gate {
+    /// Offset of the gate values for output pixel `p` (`y * ow + x`).
+    #[inline(always)]
+    pub fn at(&self, p: usize) -> usize {
+        let (y, x) = (p / self.ow, p % self.ow);
+        self.off + ((y * self.h / self.oh).min(self.h - 1) * self.w + (x * self.w / self.ow).min(self.w - 1)) * self.ld
+    }
+
+    /// Elements of the gate `cols` channels wide.
+    pub fn extent(&self, cols: usize) -> usize {
+        extent(self.h * self.w, self.ld, cols)
+    }
 }
 
 /// One matrix product.
@@ -44,6 +73,9 @@ pub struct Gemm {
     pub raw: Option<View>,
     /// Arena offset of `s[k]`, scaling `B`'s rows (the squeeze-excite gate).
     pub scale: Option<usize>,
+    /// Multiplies each row (a pixel of an `oh x ow` map) after the activation, before the
+    /// residual; `raw` gets the value before it.
+    pub gate: Option<Gate>,
 }
 
 /// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
@@ -98,6 +130,10 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
     let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
     assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
     let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
+    if let Some(gate) = g.gate {
+        assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
+        arena.at(gate.off, gate.extent(g.n));
+    }
     [
         arena.at(g.a.off, extent(g.m, g.a.ld, g.k)),
         arena.at(g.c.off, extent(g.m, g.c.ld, g.n)),
@@ -154,8 +190,9 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
                 if !raw.is_null() {
                     *(raw as *mut f32).add(i * g.raw.unwrap().ld + j) = v;
                 }
+                let gv = g.gate.map_or(1.0, |gt| *arena.at(gt.at(i) + j, 1));
                 let r = if res.is_null() { 0.0 } else { *res.add(i * g.residual.unwrap().ld + j) };
-                *(c as *mut f32).add(i * g.c.ld + j) = v + r;
+                *(c as *mut f32).add(i * g.c.ld + j) = v * gv + r;
             }
         }
     }
@@ -196,6 +233,8 @@ pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Aren
         ldr: g.residual.map_or(0, |v| v.ld),
         raw: raw as *mut f32,
         ldw: g.raw.map_or(0, |v| v.ld),
+        base: arena.at(0, 0),
+        gate: g.gate,
     };
     // Column chunks: groups of NV vectors over full panels, then what is left of the full
     // panels, then the tail panel.
@@ -257,6 +296,9 @@ struct Out {
     ldr: usize,
     raw: *mut f32,
     ldw: usize,
+    /// The arena base, for gate lookups.
+    base: *const f32,
+    gate: Option<Gate>,
 }
 
 /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
@@ -357,6 +399,9 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
                 let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
                 if !o.raw.is_null() {
                     S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
+                }
+                if let Some(gate) = o.gate {
+                    y = S::mul(y, S::load_n(o.base.add(gate.at(i) + col), lanes));
                 }
                 if !o.res.is_null() {
                     y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));

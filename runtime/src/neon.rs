@@ -7,7 +7,7 @@ use super::conv::{self, Dense};
 use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
 use super::isa::{Arena, Part};
-use super::pool::{self, GlobalAvg};
+use super::pool::{self, AvgPool, GlobalAvg};
 use super::simd::Simd;
 
 /// The NEON tier.
@@ -112,4 +112,12 @@ pub(super) unsafe fn neon_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f3
 pub(super) unsafe fn neon_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) {
     // SAFETY: NEON is enabled for this function.
     unsafe { pool::body::<Neon>(a, g, p) }
+}
+
+/// # Safety
+/// NEON is available.
+#[target_feature(enable = "neon")]
+pub(super) unsafe fn neon_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) {
+    // SAFETY: NEON is enabled for this function.
+    unsafe { pool::avg_body::<Neon>(a, q, p) }
 }

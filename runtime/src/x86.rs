@@ -10,7 +10,7 @@ use super::conv::{self, Dense};
 use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
 use super::isa::{Arena, Part};
-use super::pool::{self, GlobalAvg};
+use super::pool::{self, AvgPool, GlobalAvg};
 use super::simd::Simd;
 
 /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
@@ -225,4 +225,6 @@ wrappers! {
     "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx512, 4>(a, i, w, d, p);
     "avx2,fma" => avx2_gap_f32_8c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx2>(a, g, p);
     "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
+    "avx2,fma" => avx2_avgpool_f32_8c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx2>(a, q, p);
+    "avx512f" => avx512_avgpool_f32_16c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx512>(a, q, p);
 }

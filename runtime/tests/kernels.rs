@@ -6,9 +6,9 @@
 
 use ghostnet_runtime::conv::{self, Dense, Strided};
 use ghostnet_runtime::dwconv::{self, Depthwise};
-use ghostnet_runtime::gemm::{self, Gemm, View};
+use ghostnet_runtime::gemm::{self, Gate, Gemm, View};
 use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
-use ghostnet_runtime::pool::{self, GlobalAvg};
+use ghostnet_runtime::pool::{self, AvgPool, GlobalAvg};
 
 struct Rng(u64);
 
@@ -78,7 +78,10 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                 let roff = coff + m * ldc + 1;
                 let woff = roff + m * ldc + 3;
                 let soff = woff + m * ldc;
-                let arena = rng.vec(soff + k + 8);
+                // A gate map of ceil(m / 3) x 3 outputs from a 2x2 gate, on odd cases.
+                let goff = soff + k + 8;
+                let gate = (cases % 2 == 1).then_some(Gate { off: goff, ld: n + 1, h: 2, w: 2, oh: m.div_ceil(3), ow: 3 });
+                let arena = rng.vec(goff + 4 * (n + 1) + 8);
                 let mut weights = rng.vec(3);
                 let b = weights.len();
                 let dense = rng.vec(k * n);
@@ -98,6 +101,7 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                     residual: (variant & 1 == 1).then_some(View { off: roff, ld: ldc }),
                     raw: (variant & 2 == 2).then_some(View { off: woff, ld: ldc }),
                     scale: (variant & 4 == 4).then_some(soff),
+                    gate,
                 };
                 for &isa in &tiers {
                     for parts in [1, 2, 3] {
@@ -137,6 +141,7 @@ fn gemm_scalar_matches_the_definition() {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         };
         gemm::gemm(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL);
         for i in 0..m {
@@ -166,7 +171,9 @@ fn depthwise_matches_scalar_for_every_kernel_stride_and_tail() {
                     let yoff = xoff + h * w * ldx + 3;
                     let ldy = c + (cases % 2) * 8;
                     let roff = yoff + oh * ow * ldy;
-                    let arena = rng.vec(roff + oh * ow * ldy + 1);
+                    let goff = roff + oh * ow * ldy + 1;
+                    let (gh, gw) = (usize::div_ceil(oh, 2), usize::div_ceil(ow, 3));
+                    let arena = rng.vec(goff + gh * gw * (c + 2) + 1);
                     let taps = kh * kw;
                     let wd = rng.vec(c * taps);
                     let bd = rng.vec(c);
@@ -188,6 +195,7 @@ fn depthwise_matches_scalar_for_every_kernel_stride_and_tail() {
                         y: View { off: yoff, ld: ldy },
                         weights: 1,
                         act: ACTS[cases % ACTS.len()],
+                        gate: (cases % 4 == 1).then_some(Gate { off: goff, ld: c + 2, h: gh, w: gw, oh, ow }),
                         residual: (cases % 3 == 0).then_some(View { off: roff, ld: ldy }),
                     };
                     for &isa in &tiers {
@@ -226,6 +234,7 @@ fn depthwise_scalar_matches_the_definition_with_padding() {
         y: View { off: 16, ld: 1 },
         weights: 0,
         act: Act::None,
+        gate: None,
         residual: None,
     };
     dwconv::depthwise(Isa::Scalar, Arena::new(&mut arena), &weights, &d, Part::ALL);
@@ -304,6 +313,32 @@ fn global_average_pool_matches_scalar() {
 }
 
 #[test]
+fn average_pool_matches_scalar_and_the_definition() {
+    let mut rng = Rng(6);
+    let tiers = simd_tiers();
+    for &(h, w, k, s) in &[(7, 7, 2, 2), (8, 6, 2, 2), (3, 5, 3, 1), (56, 56, 2, 2), (1, 4, 1, 2)] {
+        for &c in &[1, 4, 17, 36, 120] {
+            let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+            let ld = c + 5;
+            let y = 3 + h * w * ld;
+            let arena = rng.vec(y + oh * ow * c + 2);
+            let a = AvgPool { h, w, c, oh, ow, kh: k, kw: k, sh: s, sw: s, x: View { off: 3, ld }, y: View { off: y, ld: c } };
+            let mut want = arena.clone();
+            pool::avg_pool(Isa::Scalar, Arena::new(&mut want), &a, Part::ALL);
+            // The reference is the definition.
+            let mean = (0..k * k).map(|t| arena[3 + ((t / k) * w + t % k) * ld]).sum::<f32>() / (k * k) as f32;
+            assert!((want[y] - mean).abs() < 1e-6);
+            for &isa in &tiers {
+                for parts in [1, 2] {
+                    let (got, want) = both(&arena, parts, isa, &|i, ar, p| pool::avg_pool(i, ar, &a, p));
+                    assert_close(&format!("{} avgpool {h}x{w}x{c} k{k}/{s}", isa.name()), &got, &want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn parts_cover_every_index_once() {
     for n in [0, 1, 5, 16, 17, 100] {
         for grain in [1, 4, 16] {
@@ -336,6 +371,7 @@ fn out_of_range_access_panics_instead_of_corrupting() {
         residual: None,
         raw: None,
         scale: None,
+        gate: None,
     };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gemm::gemm(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL)

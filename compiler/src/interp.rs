@@ -203,7 +203,7 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
             }
             y
         }
-        Op::Ghost { primary, cheap, channels, residual, scale } => {
+        Op::Ghost { primary, cheap, channels, residual, scale, gate } => {
             let x = a[0];
             let s = scale.then(|| a[5 + *residual as usize].data);
             let [oh, ow] = primary.out_hw(x.shape[2], x.shape[3]).expect("validated");
@@ -217,6 +217,14 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
                 let pc = ps[1].min(*channels);
                 y.extend_from_slice(&p[n * ps[1] * hw..][..pc * hw]);
                 y.extend_from_slice(&c[n * cs[1] * hw..][..(*channels - pc) * hw]);
+            }
+            if *gate {
+                let g = a[5 + *residual as usize + *scale as usize];
+                let (gh, gw) = (g.shape[2], g.shape[3]);
+                for (i, v) in y.iter_mut().enumerate() {
+                    let (nc, yy, xx) = (i / hw, (i % hw) / ow, i % ow);
+                    *v *= g.data[nc * gh * gw + nearest_floor(yy, gh, oh) * gw + nearest_floor(xx, gw, ow)];
+                }
             }
             if *residual {
                 y.iter_mut().zip(a[5].data).for_each(|(y, r)| *y += r);

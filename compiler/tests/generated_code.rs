@@ -111,7 +111,7 @@ fn cap(isa: &str) -> String {
 fn fixtures_match_onnx_runtime() {
     let Some(dir) = common::fixtures() else { return };
     let mut cases = Vec::new();
-    for stem in ["ghostnet_050_legacy", "ghostnet_050_extdata", "ghostnet_100_dynamo"] {
+    for stem in ["ghostnet_050_legacy", "ghostnet_050_extdata", "ghostnet_100_dynamo", "ghostnetv2_100_dynamo", "ghostnetv3_050_dynamo"] {
         cases.push(Case {
             module: stem.into(),
             args: vec![dir.join(format!("{stem}.onnx")).to_string_lossy().into()],
@@ -168,6 +168,8 @@ fn dsl_networks_match_the_interpreter() {
         dsl_case(&dir, "alpha_130", &Spec { input: [1, 3, 160, 160], ..Spec::with_width(1.3) }, 4, &[]),
         dsl_case(&dir, "non_square", &Spec { input: [1, 3, 160, 192], ..Spec::with_width(1.0) }, 5, &[]),
         dsl_case(&dir, "batch_2", &Spec { input: [2, 3, 64, 64], num_classes: 100, ..Spec::with_width(0.75) }, 6, &[]),
+        dsl_case(&dir, "v2_alpha_100", &Spec { version: Version::V2, input: [1, 3, 160, 160], ..Spec::with_width(1.0) }, 7, &[]),
+        dsl_case(&dir, "v2_alpha_130", &Spec { version: Version::V2, input: [1, 3, 96, 112], ..Spec::with_width(1.3) }, 8, &[]),
     ];
     build_and_check("e2e_dsl", &cases);
 }

@@ -43,6 +43,25 @@ fn ghostnet_100_dynamo() {
 }
 
 #[test]
+fn ghostnetv2_100_dynamo() {
+    check_fixture("ghostnetv2_100_dynamo");
+}
+
+#[test]
+fn ghostnetv3_050_training_form() {
+    check_fixture("ghostnetv3_050_dynamo");
+}
+
+#[test]
+fn dsl_v2_widths() {
+    for alpha in [1.0, 1.3] {
+        check_dsl(&format!("v2 alpha {alpha}"), Spec { version: dsl::Version::V2, input: [1, 3, 112, 96], ..Spec::with_width(alpha) });
+    }
+    // 7x7 -> 3x3 -> 7x7 gates (odd sizes) at the last stages.
+    check_dsl("v2 224", Spec { version: dsl::Version::V2, ..Spec::with_width(1.0) });
+}
+
+#[test]
 fn digits_predictions_equal_onnx_runtime() {
     let Some(dir) = common::fixtures() else { return };
     let graph = onnx::load(&dir.join("digits_ghostnet.onnx"), &onnx::Options::default()).unwrap();

@@ -151,7 +151,7 @@ impl Conv {
         if self.stride.contains(&0) || self.dilation.contains(&0) {
             return Err("stride and dilation must be positive".into());
         }
-        let span = |k: usize, d: usize| d * k.saturating_sub(1) + 1;
+        let span = |k: usize, d: usize| d.saturating_mul(k.saturating_sub(1)).saturating_add(1);
         let spans = [span(kh, self.dilation[0]), span(kw, self.dilation[1])];
         if self.pads.iter().enumerate().any(|(i, &p)| p > 0 && p >= spans[i % 2]) {
             return Err(format!("pads {:?} are not smaller than kernel {kh}x{kw}", self.pads));
@@ -239,10 +239,12 @@ pub enum Op {
     /// The ghost module: one primary convolution and one cheap convolution over its
     /// output, concatenated on channels and cut to `channels`.
     ///
-    /// Inputs: `x, w1, b1, w2, b2`, then `r` if `residual`, then `s [N, C, 1, 1]` if `scale`.
-    /// With `p = primary(x * s, w1) + b1` (then its act) and `c = cheap(p, w2) + b2` (then
-    /// its act), the result is `concat(p, c)[:, :channels] + r`.
-    Ghost { primary: Conv, cheap: Conv, channels: usize, residual: bool, scale: bool },
+    /// Inputs: `x, w1, b1, w2, b2`, then `r` if `residual`, then `s [N, C, 1, 1]` if `scale`,
+    /// then `g [N, channels, h, w]` if `gate`. With `p = primary(x * s, w1) + b1` (then its
+    /// act) and `c = cheap(p, w2) + b2` (then its act), the result is
+    /// `concat(p, c)[:, :channels] * up(g) + r`, where `up` is nearest-neighbour upsampling
+    /// to the output size with floor rounding (GhostNetV2's attention gate).
+    Ghost { primary: Conv, cheap: Conv, channels: usize, residual: bool, scale: bool, gate: bool },
     /// The squeeze-excite gate: `gate(w2 · act(w1 · mean_hw(x) + b1) + b2)`, shape `N x C x 1 x 1`.
     /// Inputs: `x, w1 [R, C, 1, 1], b1 [R], w2 [C, R, 1, 1], b2 [C]`.
     SqueezeExcite { act: Act, gate: Act },
@@ -282,8 +284,8 @@ impl Op {
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
             Op::Concat { .. } => 1..=usize::MAX,
             Op::Gemm { .. } => 2..=3,
-            Op::Ghost { residual, scale, .. } => {
-                let n = 5 + *residual as usize + *scale as usize;
+            Op::Ghost { residual, scale, gate, .. } => {
+                let n = 5 + *residual as usize + *scale as usize + *gate as usize;
                 n..=n
             }
             Op::Activation(_)
@@ -341,7 +343,9 @@ impl Op {
                             ShapeDisplay(s)
                         ));
                     }
-                    out[*axis] += s[*axis];
+                    out[*axis] = out[*axis]
+                        .checked_add(s[*axis])
+                        .ok_or_else(|| format!("concatenated size along axis {axis} overflows"))?;
                 }
                 Ok(out)
             }
@@ -401,7 +405,7 @@ impl Op {
                 Ok(vec![x[0], x[1], size[0], size[1]])
             }
             Op::Reshape { shape } => {
-                if super::checked_numel(shape) != Some(super::numel(inputs[0])) {
+                if super::checked_numel(shape).is_none() || super::checked_numel(shape) != super::checked_numel(inputs[0]) {
                     return Err(format!("cannot reshape {} to {}", ShapeDisplay(inputs[0]), ShapeDisplay(shape)));
                 }
                 Ok(shape.clone())
@@ -436,7 +440,7 @@ impl Op {
                 }
                 Ok(vec![a[0], b[1]])
             }
-            Op::Ghost { primary, cheap, channels, residual, scale } => {
+            Op::Ghost { primary, cheap, channels, residual, scale, gate } => {
                 let mut pin = vec![inputs[0], inputs[1], inputs[2]];
                 if *scale {
                     pin.push(inputs[5 + *residual as usize]);
@@ -452,6 +456,12 @@ impl Op {
                 let out = vec![p[0], *channels, p[2], p[3]];
                 if *residual && *inputs[5] != out {
                     return Err(format!("residual {} must match output {}", ShapeDisplay(inputs[5]), ShapeDisplay(&out)));
+                }
+                if *gate {
+                    let g = inputs[5 + *residual as usize + *scale as usize];
+                    if g.len() != 4 || g[..2] != out[..2] || g[2] == 0 || g[3] == 0 {
+                        return Err(format!("gate {} must be {}x{}xHxW", ShapeDisplay(g), out[0], out[1]));
+                    }
                 }
                 Ok(out)
             }
@@ -473,30 +483,32 @@ impl Op {
         }
     }
 
-    /// Multiply-accumulates for inputs of `inputs` shapes producing `out`.
+    /// Multiply-accumulates for inputs of `inputs` shapes producing `out` (saturating, so
+    /// that absurd shapes give a huge count rather than an overflow).
     pub fn macs(&self, inputs: &[&Shape], out: &Shape) -> u64 {
+        let size = |s: &[usize]| s.iter().fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
         let conv_macs = |w: &Shape, out: &Shape| -> u64 {
             // Each output element reads C/groups * kh * kw inputs.
-            super::numel(out) as u64 * (w[1] * w[2] * w[3]) as u64
+            size(out).saturating_mul(size(&w[1..]))
         };
         match self {
             Op::Conv(_) => conv_macs(inputs[1], out),
             Op::Gemm { trans_a, .. } => {
                 let k = if *trans_a { inputs[0][0] } else { inputs[0][1] };
-                super::numel(out) as u64 * k as u64
+                size(out).saturating_mul(k as u64)
             }
-            Op::MatMul => super::numel(out) as u64 * inputs[0][1] as u64,
+            Op::MatMul => size(out).saturating_mul(inputs[0][1] as u64),
             Op::Ghost { primary, .. } => {
                 let x = inputs[0];
                 let (w1, w2) = (inputs[1], inputs[3]);
                 let [oh, ow] = primary.out_hw(x[2], x[3]).unwrap_or([0, 0]);
                 let p = vec![x[0], w1[0], oh, ow];
                 let c = vec![x[0], w2[0], oh, ow];
-                conv_macs(w1, &p) + conv_macs(w2, &c)
+                conv_macs(w1, &p).saturating_add(conv_macs(w2, &c))
             }
             Op::SqueezeExcite { .. } => {
                 let (w1, w2) = (inputs[1], inputs[3]);
-                (inputs[0][0] * (w1[0] * w1[1] + w2[0] * w2[1])) as u64
+                size(&inputs[0][..1]).saturating_mul(size(&w1[..2]).saturating_add(size(&w2[..2])))
             }
             _ => 0,
         }

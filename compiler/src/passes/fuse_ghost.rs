@@ -97,14 +97,16 @@ fn apply(g: &mut Graph, m: Match) {
     let output = g.nodes[last].output;
     let mut inputs = vec![x, w1, b1, w2, b2];
     inputs.extend(scale_input);
-    let name = pn.name.strip_suffix(".primary_conv.0").map_or_else(|| format!("{}/ghost", pn.name), str::to_string);
+    // `blocks.3.0.ghost1.primary_conv.0` (or `.primary_rpr_conv` once re-parameterized)
+    // names the module `blocks.3.0.ghost1`.
+    let name = pn.name.find(".primary").map_or_else(|| format!("{}/ghost", pn.name), |at| pn.name[..at].to_string());
     let mut fused: Vec<String> = g.nodes[m.primary].fused.iter().map(|f| format!("primary {f}")).collect();
     fused.extend(g.nodes[m.cheap].fused.iter().map(|f| format!("cheap {f}")));
     fused.push("Concat".into());
     if m.slice.is_some() {
         fused.push("Slice".into());
     }
-    let op = Op::Ghost { primary, cheap, channels: m.channels, residual: false, scale };
+    let op = Op::Ghost { primary, cheap, channels: m.channels, residual: false, scale, gate: false };
     g.nodes[last] = Node { name, op, inputs, output, fused };
     let mut dead = vec![m.primary, m.cheap];
     if m.slice.is_some() {

@@ -2,18 +2,21 @@
 //! the graph after every pass, so a broken rewrite is caught where it happens.
 //!
 //! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
-//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions.
+//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions, and
+//!   parallel convolution branches that are summed merge into one (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
 mod dead_code;
 mod fold_batchnorm;
 mod fold_constants;
 mod fuse_activation;
+mod fuse_gate;
 mod fuse_ghost;
 mod fuse_residual;
 mod fuse_scale;
 mod fuse_squeeze_excite;
 mod remove_identity;
+mod reparameterize;
 
 use crate::ir::{Graph, ValidationErrors};
 
@@ -28,6 +31,7 @@ pub const NORMALIZE: &[Pass] = &[
     Pass { name: "remove_identity", run: remove_identity::run },
     Pass { name: "fold_constants", run: fold_constants::run },
     Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
+    Pass { name: "reparameterize", run: reparameterize::run },
     Pass { name: "dead_code", run: dead_code::run },
 ];
 
@@ -39,6 +43,7 @@ pub const FUSE: &[Pass] = &[
     Pass { name: "fuse_squeeze_excite", run: fuse_squeeze_excite::run },
     Pass { name: "fuse_scale", run: fuse_scale::run },
     Pass { name: "fuse_ghost", run: fuse_ghost::run },
+    Pass { name: "fuse_gate", run: fuse_gate::run },
     Pass { name: "fuse_residual", run: fuse_residual::run },
     Pass { name: "dead_code", run: dead_code::run },
 ];

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use ghostnet_runtime as rt;
 use rt::conv::{Dense, Strided};
 use rt::dwconv::Depthwise;
-use rt::gemm::{Gemm, View};
+use rt::gemm::{Gate, Gemm, View};
 use rt::isa::{Act as RtAct, Arena, Isa, Part};
 use rt::ops::{BinOp, Mat};
-use rt::pool::GlobalAvg;
+use rt::pool::{AvgPool, GlobalAvg};
 
 use super::memory::{self, Lifetime};
 use crate::ir::{numel, Act, Conv, Graph, Node, Op, TensorId};
@@ -30,6 +30,7 @@ pub enum Kind {
     /// A dense convolution; `from_input` reads the caller's NCHW image instead of the arena.
     Dense { conv: Dense, from_input: bool },
     GlobalAvg(GlobalAvg),
+    AvgPool(AvgPool),
     Binary { op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: RtAct },
     Unary { x: Mat, y: Mat, rows: usize, cols: usize, act: RtAct },
 }
@@ -165,6 +166,7 @@ pub fn describe(kind: &Kind) -> String {
         Kind::Depthwise(d) => format!("dw {}x{}/{} {}x{}x{}", d.kh, d.kw, d.sh, d.oh, d.ow, d.c),
         Kind::Dense { conv: d, .. } => format!("conv {}x{}/{} {}->{} {}x{}", d.kh, d.kw, d.sh, d.cin, d.cout, d.oh, d.ow),
         Kind::GlobalAvg(g) => format!("gap {}x{}", g.pixels, g.c),
+        Kind::AvgPool(a) => format!("avgpool {}x{}/{} {}x{}x{}", a.kh, a.kw, a.sh, a.oh, a.ow, a.c),
         Kind::Binary { rows, cols, .. } => format!("binary {rows}x{cols}"),
         Kind::Unary { rows, cols, .. } => format!("unary {rows}x{cols}"),
     }
@@ -179,6 +181,7 @@ pub fn execute(ctx: &rt::exec::Ctx<'_>, kind: &Kind) {
         Kind::Dense { conv, from_input: true } => ctx.dense_input(conv),
         Kind::Dense { conv, from_input: false } => ctx.dense(conv),
         Kind::GlobalAvg(g) => ctx.global_avg(g),
+        Kind::AvgPool(a) => ctx.avg_pool(a),
         Kind::Binary { op, a, b, y, rows, cols, act } => ctx.binary(*op, *a, *b, *y, *rows, *cols, *act),
         Kind::Unary { x, y, rows, cols, act } => ctx.unary(*x, *y, *rows, *cols, *act),
     }
@@ -208,6 +211,7 @@ enum How {
     Ghost,
     SqueezeExcite,
     GlobalAvg,
+    AvgPool,
     Classifier,
     Binary(BinOp),
     Unary(RtAct),
@@ -353,6 +357,7 @@ fn classify(graph: &Graph, n: &Node) -> Result<How, String> {
             Ok(How::SqueezeExcite)
         }
         Op::GlobalAveragePool => Ok(How::GlobalAvg),
+        Op::AveragePool(p) if p.pads == [0; 4] => Ok(How::AvgPool),
         Op::ReduceMean { axes, .. } if axes == &[2, 3] && graph.shape(n.inputs[0]).len() == 4 => Ok(How::GlobalAvg),
         Op::Gemm { trans_a: false, .. } | Op::MatMul => {
             if !graph.tensor(n.inputs[1]).is_const() || n.inputs.get(2).is_some_and(|&c| !graph.tensor(c).is_const()) {
@@ -425,7 +430,7 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
     fn scratch(&self, i: usize) -> Vec<usize> {
         let n = &self.graph.nodes[i];
         match (&self.hows[i], &n.op) {
-            (How::Ghost, Op::Ghost { residual: true, .. }) => {
+            (How::Ghost, Op::Ghost { residual, gate, .. }) if *residual || *gate => {
                 let l = (self.layout)(n.output).unwrap();
                 vec![l.hw * self.graph.shape(n.inputs[1])[0]]
             }
@@ -609,6 +614,7 @@ impl Emit<'_> {
             y: y.1,
             weights,
             act: act(c.act),
+            gate: None,
             residual: None,
         }
     }
@@ -635,6 +641,7 @@ impl Emit<'_> {
                     residual: c.residual_input().map(|r| view(self, n.inputs[r])),
                     raw: None,
                     scale: c.scale_input().map(|s| self.at(n.inputs[s])),
+                    gate: None,
                 };
                 self.push(name, Kind::Gemm(gm));
             }
@@ -683,7 +690,7 @@ impl Emit<'_> {
                 };
                 self.push(name, Kind::Dense { conv, from_input });
             }
-            (How::Ghost, Op::Ghost { primary, cheap, channels, residual, scale }) => {
+            (How::Ghost, Op::Ghost { primary, cheap, channels, residual, scale, gate }) => {
                 let (x, out) = (n.inputs[0], n.output);
                 let init = g.shape(n.inputs[1])[0];
                 let (b, bias) = self.pointwise_weights(n.inputs[1], Some(n.inputs[2]));
@@ -691,7 +698,14 @@ impl Emit<'_> {
                 let ol = lay(out);
                 let o = self.at(out);
                 let r = residual.then(|| view(self, n.inputs[5]));
-                let temp = residual.then(|| self.plan.scratch[&i][0]);
+                // With a residual or a gate, the primary half the cheap operation reads is
+                // kept apart (un-gated, without the residual) in a scratch buffer.
+                let temp = (*residual || *gate).then(|| self.plan.scratch[&i][0]);
+                let gv = gate.then(|| {
+                    let t = n.inputs[5 + *residual as usize + *scale as usize];
+                    let gl = lay(t);
+                    Gate { off: self.at(t), ld: gl.channels, h: gl.h, w: gl.w, oh: ol.h, ow: ol.w }
+                });
                 let gm = Gemm {
                     m: ol.hw,
                     k: g.shape(n.inputs[1])[1],
@@ -704,6 +718,7 @@ impl Emit<'_> {
                     residual: r,
                     raw: temp.map(|t| View { off: t, ld: init }),
                     scale: scale.then(|| self.at(n.inputs[5 + *residual as usize])),
+                    gate: gv,
                 };
                 self.push(name, Kind::Gemm(gm));
                 let keep = channels - init;
@@ -715,6 +730,7 @@ impl Emit<'_> {
                     let pl = Layout { channels: init, ..ol };
                     let mut d = self.depthwise_args(cheap, (pl, src), (ol, View { off: o + init, ld: ol.channels }), wo, keep);
                     d.residual = r.map(|r| View { off: r.off + init, ld: r.ld });
+                    d.gate = gv.map(|g| Gate { off: g.off + init, ..g });
                     self.push(name, Kind::Depthwise(d));
                 }
             }
@@ -738,10 +754,29 @@ impl Emit<'_> {
                     residual: None,
                     raw: None,
                     scale: None,
+                    gate: None,
                 };
                 let out = self.at(n.output);
                 self.push(name, Kind::Gemm(gemv(c, r, pooled, hidden, b1, bias1, act(Some(*a)))));
                 self.push(name, Kind::Gemm(gemv(r, c, hidden, out, b2, bias2, act(Some(*gate)))));
+            }
+            (How::AvgPool, Op::AveragePool(pool)) => {
+                let (x, y) = (n.inputs[0], n.output);
+                let (xl, yl) = (lay(x), lay(y));
+                let a = AvgPool {
+                    h: xl.h,
+                    w: xl.w,
+                    c: xl.channels,
+                    oh: yl.h,
+                    ow: yl.w,
+                    kh: pool.kernel[0],
+                    kw: pool.kernel[1],
+                    sh: pool.stride[0],
+                    sw: pool.stride[1],
+                    x: view(self, x),
+                    y: view(self, y),
+                };
+                self.push(name, Kind::AvgPool(a));
             }
             (How::GlobalAvg, _) => {
                 let x = n.inputs[0];
@@ -777,6 +812,7 @@ impl Emit<'_> {
                     residual: None,
                     raw: None,
                     scale: None,
+                    gate: None,
                 };
                 self.push(name, Kind::Gemm(gm));
             }

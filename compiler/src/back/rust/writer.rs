@@ -57,6 +57,11 @@ fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> TokenStream) -> TokenStream {
     }
 }
 
+fn gate(g: &rt::gemm::Gate) -> TokenStream {
+    let [o, l, h, w, oh, ow] = [g.off, g.ld, g.h, g.w, g.oh, g.ow].map(lit);
+    quote!(Gate { off: #o, ld: #l, h: #h, w: #w, oh: #oh, ow: #ow })
+}
+
 fn mat(m: &rt::ops::Mat) -> TokenStream {
     let (o, r, c) = (lit(m.off), lit(m.rs), lit(m.cs));
     quote!(Mat { off: #o, rs: #r, cs: #c })
@@ -78,8 +83,9 @@ fn call(kind: &Kind) -> TokenStream {
                 let s = lit(*s);
                 quote!(#s)
             });
+            let gt = opt(&g.gate, gate);
             quote! {
-                c.gemm(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale });
+                c.gemm(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale, gate: #gt });
             }
         }
         Kind::Depthwise(d) => {
@@ -87,10 +93,11 @@ fn call(kind: &Kind) -> TokenStream {
             let [h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, wo] = f;
             let (x, y, a) = (view(&d.x), view(&d.y), act(&d.act));
             let res = opt(&d.residual, view);
+            let gt = opt(&d.gate, gate);
             quote! {
                 c.depthwise(&Depthwise {
                     h: #h, w: #w, c: #ch, oh: #oh, ow: #ow, kh: #kh, kw: #kw, sh: #sh, sw: #sw, pt: #pt, pl: #pl,
-                    x: #x, y: #y, weights: #wo, act: #a, residual: #res,
+                    x: #x, y: #y, weights: #wo, act: #a, gate: #gt, residual: #res,
                 });
             }
         }
@@ -112,6 +119,11 @@ fn call(kind: &Kind) -> TokenStream {
         Kind::GlobalAvg(g) => {
             let (p, ch, y, x) = (lit(g.pixels), lit(g.c), lit(g.y), view(&g.x));
             quote!(c.global_avg(&GlobalAvg { pixels: #p, c: #ch, x: #x, y: #y });)
+        }
+        Kind::AvgPool(a) => {
+            let [h, w, ch, oh, ow, kh, kw, sh, sw] = [a.h, a.w, a.c, a.oh, a.ow, a.kh, a.kw, a.sh, a.sw].map(lit);
+            let (x, y) = (view(&a.x), view(&a.y));
+            quote!(c.avg_pool(&AvgPool { h: #h, w: #w, c: #ch, oh: #oh, ow: #ow, kh: #kh, kw: #kw, sh: #sh, sw: #sw, x: #x, y: #y });)
         }
         Kind::Binary { op, a, b, y, rows, cols, act: ac } => {
             let op = format_ident!("{}", format!("{op:?}"));
@@ -138,10 +150,18 @@ fn imports(steps: &[Step]) -> TokenStream {
     if has(&|k| matches!(k, Kind::Gemm(_))) {
         out.extend(quote!(use self::rt::gemm::Gemm;));
     }
-    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_))) {
+    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
         out.extend(quote!(use self::rt::gemm::View;));
     }
-    if has(&|k| !matches!(k, Kind::InputToNhwc { .. } | Kind::GlobalAvg(_))) {
+    let gated = |k: &Kind| match k {
+        Kind::Gemm(g) => g.gate.is_some(),
+        Kind::Depthwise(d) => d.gate.is_some(),
+        _ => false,
+    };
+    if has(&gated) {
+        out.extend(quote!(use self::rt::gemm::Gate;));
+    }
+    if has(&|k| !matches!(k, Kind::InputToNhwc { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
         out.extend(quote!(use self::rt::isa::Act;));
     }
     if has(&|k| matches!(k, Kind::Binary { .. } | Kind::Unary { .. })) {
@@ -152,6 +172,9 @@ fn imports(steps: &[Step]) -> TokenStream {
     }
     if has(&|k| matches!(k, Kind::GlobalAvg(_))) {
         out.extend(quote!(use self::rt::pool::GlobalAvg;));
+    }
+    if has(&|k| matches!(k, Kind::AvgPool(_))) {
+        out.extend(quote!(use self::rt::pool::AvgPool;));
     }
     out
 }

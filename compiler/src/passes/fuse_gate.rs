@@ -1,0 +1,88 @@
+//! GhostNetV2's attention: `ghost(x) * resize_nearest(g)` becomes a ghost module with a
+//! gate input; the back end multiplies by the upsampled gate as it writes the output, so
+//! the full-resolution gate is never materialized.
+
+use crate::ir::{Graph, Op};
+
+pub fn run(g: &mut Graph) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < g.nodes.len() {
+        match find(g, i) {
+            Some((ghost, resize, gate)) => {
+                let mut node = g.nodes[ghost].clone();
+                if let Op::Ghost { gate: has_gate, .. } = &mut node.op {
+                    *has_gate = true;
+                }
+                node.inputs.push(gate);
+                node.output = g.nodes[i].output;
+                node.fused.extend(["Resize".to_string(), "Mul".to_string()]);
+                g.nodes[i] = node;
+                let (a, b) = (ghost.max(resize), ghost.min(resize));
+                g.nodes.remove(a);
+                g.nodes.remove(b);
+                changed = true;
+                i = 0;
+            }
+            None => i += 1,
+        }
+    }
+    changed
+}
+
+/// For a `Mul` at `i`: the ghost node, the resize node and the low-resolution gate.
+fn find(g: &Graph, i: usize) -> Option<(usize, usize, crate::ir::TensorId)> {
+    let n = &g.nodes[i];
+    if !matches!(n.op, Op::Mul) {
+        return None;
+    }
+    let producers = g.producers();
+    for k in 0..2 {
+        let (y, u) = (n.inputs[k], n.inputs[1 - k]);
+        let (Some(&ghost), Some(&resize)) = (producers.get(&y), producers.get(&u)) else { continue };
+        let ok_ghost = matches!(g.nodes[ghost].op, Op::Ghost { gate: false, residual: false, .. });
+        let ok_resize = matches!(g.nodes[resize].op, Op::Resize { .. });
+        if !ok_ghost || !ok_resize || g.use_count(y) != 1 || g.use_count(u) != 1 || y == u {
+            continue;
+        }
+        let gate = g.nodes[resize].inputs[0];
+        let (gs, ys) = (g.shape(gate), g.shape(y));
+        if g.shape(u) == ys && gs.len() == 4 && gs[..2] == ys[..2] {
+            return Some((ghost, resize, gate));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Act, Conv};
+    use crate::passes::testing::{assert_preserves, konst};
+
+    #[test]
+    fn upsampled_gate_multiply_joins_the_ghost_module() {
+        for (h, w) in [(7, 7), (8, 6)] {
+            let mut g = Graph::new("t");
+            let x = g.add_input("x", vec![1, 6, h, w]);
+            let (w1, b1) = (konst(&mut g, "w1", vec![4, 6, 1, 1], 1), konst(&mut g, "b1", vec![4], 2));
+            let (w2, b2) = (konst(&mut g, "w2", vec![4, 1, 3, 3], 3), konst(&mut g, "b2", vec![4], 4));
+            let mut primary = Conv::new(1, 1, 0, 1);
+            primary.bias = true;
+            primary.act = Some(Act::Relu);
+            let mut cheap = Conv::new(3, 1, 1, 4);
+            cheap.bias = true;
+            let op = Op::Ghost { primary, cheap, channels: 8, residual: false, scale: false, gate: false };
+            let y = g.push("ghost", op, vec![x, w1, b1, w2, b2]).unwrap();
+            let (gh, gw) = (h / 2, w / 2);
+            let gate = konst(&mut g, "gate_src", vec![1, 8, gh, gw], 5);
+            let gate = g.push("sig", Op::Activation(Act::Sigmoid), vec![gate]).unwrap();
+            let up = g.push("up", Op::Resize { size: [h, w] }, vec![gate]).unwrap();
+            let z = g.push("mul", Op::Mul, vec![y, up]).unwrap();
+            g.outputs.push(z);
+            assert!(assert_preserves(&mut g, run));
+            assert!(matches!(&g.nodes.last().unwrap().op, Op::Ghost { gate: true, .. }));
+            assert!(!g.nodes.iter().any(|n| matches!(n.op, Op::Resize { .. } | Op::Mul)));
+        }
+    }
+}

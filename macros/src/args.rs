@@ -104,20 +104,23 @@ impl<'a> Given<'a> {
         match name {
             "alpha" => {
                 let v = number(value)?;
-                if !(v > 0.0 && (v as f32) > 0.0 && (v as f32).is_finite()) {
+                if !(v > 0.0 && (v as f32) > 0.0) {
                     return Err(syn::Error::new_spanned(value, format!("alpha must be a positive width multiplier, got {v}")));
+                }
+                if !(v as f32).is_finite() {
+                    return Err(syn::Error::new_spanned(value, "alpha is too large for an f32"));
                 }
                 self.alpha = Some(v as f32);
             }
             "weights" => self.weights = Some(path(value, manifest_dir, "weights = \"ghostnet_130.safetensors\"")?),
             "onnx" => self.onnx = Some(path(value, manifest_dir, "onnx = \"models/net.onnx\"")?),
             "input" => self.input = Some(shape(value)?),
-            "classes" => self.classes = Some(positive(value, "classes")?),
-            "in_chans" => self.in_chans = Some((positive(value, "in_chans")?, value)),
-            "seed" => self.seed = Some((integer(value, "seed = 7")?, value)),
+            "classes" => self.classes = Some(positive(value, "classes expects a positive integer, like `classes = 10`")?),
+            "in_chans" => self.in_chans = Some((positive(value, "in_chans expects a positive integer, like `in_chans = 1`")?, value)),
+            "seed" => self.seed = Some((integer(value, "seed expects a non-negative integer, like `seed = 7`")?, value)),
             "stages" => self.stages = Some((stage_table(value)?, value)),
             "version" => {
-                self.version = Some(match integer::<u64>(value, "version = 2")? {
+                self.version = Some(match integer::<u64>(value, "version expects 1 or 2, like `version = 2`")? {
                     1 => Version::V1,
                     2 => Version::V2,
                     v => return Err(syn::Error::new_spanned(value, format!("version must be 1 (GhostNet) or 2 (GhostNetV2), got {v}"))),
@@ -136,7 +139,11 @@ impl<'a> Given<'a> {
 impl Args {
     /// Whether `no_std` is given (and not `= false`), for the fallback stub.
     pub fn no_std(&self) -> bool {
-        self.0.iter().any(|a| a.key == "no_std" && !matches!(&a.value, Some((_, Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }))) if !b.value))
+        self.0.iter().any(|a| match &a.value {
+            None => a.key == "no_std",
+            Some((_, Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }))) => a.key == "no_std" && b.value,
+            Some(_) => false,
+        })
     }
 
     /// Checks every argument, resolving paths against `manifest_dir`; all problems at once.
@@ -247,22 +254,22 @@ fn number(value: &Expr) -> syn::Result<f64> {
     Ok(if negated { -v } else { v })
 }
 
-/// A non-negative integer literal of type `T`.
-fn integer<T>(value: &Expr, example: &str) -> syn::Result<T>
+/// A non-negative integer literal of type `T`; `wrong` is the message for anything else.
+fn integer<T>(value: &Expr, wrong: &str) -> syn::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
     match literal(value) {
         Some((Lit::Int(i), false)) => i.base10_parse(),
-        _ => Err(syn::Error::new_spanned(value, format!("expected a non-negative integer, like `{example}`"))),
+        _ => Err(syn::Error::new_spanned(value, wrong)),
     }
 }
 
-/// An integer literal of at least 1.
-fn positive(value: &Expr, name: &str) -> syn::Result<usize> {
-    match integer::<usize>(value, &format!("{name} = 10"))? {
-        0 => Err(syn::Error::new_spanned(value, format!("{name} must be at least 1"))),
+/// An integer literal of at least 1; `wrong` is the message for anything else.
+fn positive(value: &Expr, wrong: &str) -> syn::Result<usize> {
+    match integer::<usize>(value, wrong)? {
+        0 => Err(syn::Error::new_spanned(value, wrong)),
         v => Ok(v),
     }
 }
@@ -277,7 +284,7 @@ fn shape(value: &Expr) -> syn::Result<[usize; 4]> {
     let mut dims = [0; 4];
     let mut errors = Errors::default();
     for (d, e) in dims.iter_mut().zip(&array.elems) {
-        match positive(e, "a dimension") {
+        match positive(e, "a dimension must be a positive integer") {
             Ok(v) => *d = v,
             Err(err) => errors.push(err),
         }
@@ -304,8 +311,8 @@ fn path<'a>(value: &'a Expr, manifest_dir: Option<&Path>, example: &str) -> syn:
     let full = dir.join(given);
     match std::fs::metadata(&full) {
         Ok(m) if m.is_file() => Ok((full, lit)),
-        Ok(_) => Err(syn::Error::new_spanned(lit, format!("'{}' is not a file", full.display()))),
-        Err(e) => Err(syn::Error::new_spanned(lit, format!("cannot read '{}': {e}", full.display()))),
+        Ok(_) => Err(syn::Error::new_spanned(lit, format!("'{raw}' is not a file"))),
+        Err(e) => Err(syn::Error::new_spanned(lit, format!("cannot read '{raw}' (relative to the crate's Cargo.toml): {e}"))),
     }
 }
 
@@ -325,6 +332,9 @@ fn stage_table(value: &Expr) -> syn::Result<Vec<Vec<Block>>> {
     for stage in list(value, "a list of stages")? {
         let mut blocks = Vec::new();
         match list(&stage, "a stage, a list of blocks") {
+            Ok(rows) if rows.iter().any(|r| !matches!(r, Expr::Array(_))) => {
+                errors.at(&stage, "a stage is a list of blocks, `[[k, exp, c, se_ratio, s], ...]`");
+            }
             Ok(rows) => {
                 for row in rows {
                     match block(&row, &list) {
@@ -346,7 +356,7 @@ fn block(row: &Expr, list: &dyn Fn(&Expr, &str) -> syn::Result<Vec<Expr>>) -> sy
     if v.len() != 5 {
         return Err(syn::Error::new_spanned(row, format!("a block is `[k, exp, c, se_ratio, s]`, got {} values", v.len())));
     }
-    let int = |e: &Expr, name: &str| integer::<usize>(e, &format!("{name} = 3")).map_err(|_| syn::Error::new_spanned(e, format!("{name} must be a non-negative integer")));
+    let int = |e: &Expr, name: &str| integer::<usize>(e, &format!("{name} must be a non-negative integer"));
     let se = match literal(&v[3]) {
         Some((Lit::Float(f), false)) => f.base10_parse::<f32>()?,
         Some((Lit::Int(i), false)) => i.base10_parse::<f32>()?,

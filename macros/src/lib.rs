@@ -62,13 +62,31 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens(&request.source, &limits, &options));
     match compiled {
         Ok(Ok(embedded)) => Ok(embedded.tokens),
-        Ok(Err(e)) => Err(syn::Error::new_spanned(&request.span, e)),
+        Ok(Err(e)) => {
+            // Name files as the caller wrote them, relative to the manifest directory.
+            let mut message = e.to_string();
+            if let Some(dir) = manifest_dir.as_deref().and_then(|d| d.to_str()) {
+                message = message.replace(&format!("{}/", dir.trim_end_matches('/')), "");
+            }
+            Err(syn::Error::new_spanned(&request.span, shorten(&message)))
+        }
         Err(panic) => {
             let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
             let message = message.unwrap_or_else(|| "no message".into());
             Err(syn::Error::new_spanned(&request.span, format!("internal error in ghostnet-compiler (a bug; please report it): {message}")))
         }
     }
+}
+
+/// `message` cut to its first lines: a weights file for another network misses hundreds
+/// of tensors, and a compile error is no place to list them all.
+fn shorten(message: &str) -> String {
+    const LINES: usize = 12;
+    let lines: Vec<&str> = message.lines().collect();
+    if lines.len() <= LINES {
+        return message.to_string();
+    }
+    format!("{}\n  ... and {} more", lines[..LINES].join("\n"), lines.len() - LINES)
 }
 
 /// The error, next to stubs of the module's items.

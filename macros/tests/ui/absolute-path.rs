@@ -1,0 +1,7 @@
+mod net {
+    ghostnet_macros::ghostnet!(onnx = "/models/net.onnx");
+}
+
+fn main() {
+    let _ = net::Net::new();
+}

@@ -1,0 +1,7 @@
+mod net {
+    ghostnet_macros::ghostnet!(alpha, weights);
+}
+
+fn main() {
+    let _ = net::Net::new();
+}

@@ -7,6 +7,8 @@
 
 pub mod back;
 pub mod front;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod interp;
 pub mod ir;
 pub mod passes;
@@ -84,7 +86,7 @@ impl Source {
                     Some(p) => dsl::weights::Source::safetensors(p, limits)?,
                     None => dsl::weights::Source::seeded(*seed),
                 };
-                Ok(dsl::build(spec, &mut source)?)
+                Ok(dsl::build_with_limits(spec, &mut source, limits)?)
             }
         }
     }

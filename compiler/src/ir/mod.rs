@@ -293,6 +293,44 @@ impl Graph {
         n.op.macs(&shapes, self.shape(n.output))
     }
 
+    /// A rough count of the scalar operations the interpreter spends on one node: its
+    /// multiply-accumulates, plus the elements it reads and writes, plus the pooling windows
+    /// it sums. Saturating; used to keep compile-time work (constant folding) bounded.
+    pub fn node_work(&self, n: &Node) -> u64 {
+        let size = |t: TensorId| self.shape(t).iter().fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
+        let out = size(n.output);
+        let read = n.inputs.iter().fold(0u64, |acc, &t| acc.saturating_add(size(t)));
+        let window = match &n.op {
+            Op::AveragePool(p) => out.saturating_mul(p.kernel[0] as u64).saturating_mul(p.kernel[1] as u64),
+            _ => 0,
+        };
+        self.node_macs(n).saturating_add(out).saturating_add(read).saturating_add(window)
+    }
+
+    /// [`Graph::node_work`] of every node, summed.
+    pub fn work(&self) -> u64 {
+        self.nodes.iter().fold(0u64, |acc, n| acc.saturating_add(self.node_work(n)))
+    }
+
+    /// One message per constant holding NaN or infinite values. The front ends refuse such
+    /// weights: a network computing with them gives NaN or infinite outputs, silently.
+    pub fn nonfinite_constants(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for t in &self.tensors {
+            let Some(d) = &t.data else { continue };
+            let nan = d.iter().filter(|v| v.is_nan()).count();
+            let inf = d.iter().filter(|v| v.is_infinite()).count();
+            if nan + inf > 0 {
+                let first = d.iter().position(|v| !v.is_finite()).unwrap_or(0);
+                problems.push(format!(
+                    "weight '{}' has {nan} NaN and {inf} infinite value(s) (the first at index {first}); non-finite weights are refused",
+                    t.name
+                ));
+            }
+        }
+        problems
+    }
+
     /// Weight values one node reads (its constant inputs).
     pub fn node_params(&self, n: &Node) -> usize {
         n.inputs.iter().filter(|&&t| self.tensor(t).is_const()).map(|&t| self.tensor(t).numel()).sum()

@@ -21,6 +21,8 @@ pub enum ValidationError {
     ConstLength { tensor: String, len: usize, shape: String },
     #[error("tensor '{tensor}' has a shape whose size overflows")]
     Overflow { tensor: String },
+    #[error("tensor '{tensor}' has shape {shape}, with a zero dimension")]
+    Empty { tensor: String, shape: String },
     #[error("graph output '{tensor}' is never defined")]
     UndefinedOutput { tensor: String },
     #[error("graph output #{index} refers to a tensor that does not exist")]
@@ -53,6 +55,9 @@ impl Graph {
             match checked_numel(&t.shape) {
                 None => errors.push(ValidationError::Overflow { tensor: t.name.clone() }),
                 Some(n) => {
+                    if n == 0 {
+                        errors.push(ValidationError::Empty { tensor: t.name.clone(), shape: ShapeDisplay(&t.shape).to_string() });
+                    }
                     if let Some(d) = &t.data {
                         if d.len() != n {
                             errors.push(ValidationError::ConstLength {

@@ -1,14 +1,25 @@
 //! Evaluates every node whose inputs are all constants; its output becomes a constant.
+//!
+//! Folding runs the interpreter at compile time, so it is bounded: a node whose estimated
+//! work ([`Graph::node_work`]) would take the pass over [`BUDGET`] stays in the graph (and
+//! runs with the network), so that a hostile model cannot make compiling take hours.
 
 use crate::interp::{self, Arg};
 use crate::ir::Graph;
 
+/// Scalar operations one run of the pass may spend (a few tens of milliseconds).
+pub const BUDGET: u64 = 1 << 25;
+
 pub fn run(g: &mut Graph) -> bool {
     let mut changed = false;
+    let mut spent = 0u64;
     let mut i = 0;
     while i < g.nodes.len() {
         let n = &g.nodes[i];
-        if !n.inputs.is_empty() && n.inputs.iter().all(|&t| g.tensor(t).is_const()) {
+        let foldable = !n.inputs.is_empty() && n.inputs.iter().all(|&t| g.tensor(t).is_const());
+        let work = if foldable { g.node_work(n) } else { 0 };
+        if foldable && spent.saturating_add(work) <= BUDGET {
+            spent += work;
             let args: Vec<Arg<'_>> = n.inputs.iter().map(|&t| Arg { shape: g.shape(t), data: g.data(t).unwrap() }).collect();
             let value = interp::eval(&n.op, &args, g.shape(n.output));
             let out = n.output;

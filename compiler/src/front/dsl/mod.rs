@@ -12,6 +12,7 @@ pub mod weights;
 use std::fmt;
 
 use crate::ir::{Act, Conv, Graph, Op, Pool, TensorId};
+use crate::Limits;
 use weights::{Init, Source};
 
 /// GhostNet generation.
@@ -149,11 +150,13 @@ impl Spec {
 /// `make_divisible(v, divisor, min_value=None, round_limit=0.9)` from the official code and
 /// timm: round to the nearest multiple of `divisor` (at least `divisor`), and go one step up
 /// if that lost more than 10%.
+///
+/// Saturates at `usize::MAX` for absurd widths, which the resource limits then refuse.
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
     let d = divisor as f64;
-    let mut new_v = divisor.max(((v + d / 2.0) / d).floor() as usize * divisor);
+    let mut new_v = divisor.max((((v + d / 2.0) / d).floor() as usize).saturating_mul(divisor));
     if (new_v as f64) < 0.9 * v {
-        new_v += divisor;
+        new_v = new_v.saturating_add(divisor);
     }
     new_v
 }
@@ -173,18 +176,74 @@ pub enum Error {
     Shape { layer: String, message: String },
     #[error("cannot parse the stage table: {0}")]
     Stages(String),
+    #[error("the GhostNet description is over the resource limits, {} problem(s):\n  - {}", .0.len(), .0.join("\n  - "))]
+    Limits(Vec<String>),
 }
 
-/// Builds the graph of `spec` with weights from `source`.
+/// Upper bound of the nodes one bottleneck block adds (a GhostNetV2 block with squeeze-excite
+/// and a conv shortcut has about 40).
+const NODES_PER_BLOCK: usize = 64;
+
+/// Builds the graph of `spec` with weights from `source`, under the default [`Limits`].
 pub fn build(spec: &Spec, source: &mut Source) -> Result<Graph, Error> {
+    build_with_limits(spec, source, &Limits::default())
+}
+
+/// Builds the graph of `spec` with weights from `source`. Sizes are checked against
+/// `limits` as the graph grows: a weight over the limits is never allocated, an absurd
+/// stage table is refused before anything is built, and every tensor's size is checked
+/// before the graph is returned.
+pub fn build_with_limits(spec: &Spec, source: &mut Source, limits: &Limits) -> Result<Graph, Error> {
     spec.check()?;
+    let blocks: usize = spec.stages.iter().map(Vec::len).sum();
+    let nodes = blocks.saturating_add(1).saturating_mul(NODES_PER_BLOCK);
+    let mut over = Vec::new();
+    if nodes > limits.max_nodes || nodes > limits.max_depth {
+        over.push(format!(
+            "the stage table has {blocks} blocks, up to {nodes} nodes, over the limit of {} nodes in all and {} in a chain (raise them with --max-nodes and --max-depth)",
+            limits.max_nodes, limits.max_depth
+        ));
+    }
+    let input_len = crate::ir::checked_numel(&spec.input).map_or(u64::MAX, |n| n as u64);
+    if input_len > limits.max_tensor_elements {
+        over.push(format!(
+            "the input {} has {input_len} elements, over the limit of {} (raise it with --max-tensor-elements)",
+            crate::ir::ShapeDisplay(&spec.input),
+            limits.max_tensor_elements
+        ));
+    }
+    if !over.is_empty() {
+        return Err(Error::Limits(over));
+    }
+    source.set_limits(limits);
     let mut b = Builder { g: Graph::new(spec.name()), w: source };
     let x = b.g.add_input("input", spec.input.to_vec());
     let logits = b.network(spec, x);
+    if let Some(over) = b.w.over_limits() {
+        return Err(Error::Limits(over));
+    }
     let logits = logits.map_err(|(layer, message)| Error::Shape { layer, message })?;
     b.g.outputs.push(logits);
+    let mut over = Vec::new();
+    for t in b.g.tensors.iter().filter(|t| !t.is_const()) {
+        if crate::ir::checked_numel(&t.shape).is_none_or(|n| n as u64 > limits.max_tensor_elements) {
+            over.push(format!(
+                "layer '{}' gives shape {}, over the limit of {} elements (raise it with --max-tensor-elements)",
+                t.name,
+                crate::ir::ShapeDisplay(&t.shape),
+                limits.max_tensor_elements
+            ));
+        }
+    }
+    if !over.is_empty() {
+        return Err(Error::Limits(over));
+    }
     b.w.finish()?;
-    debug_assert!(b.g.validate().is_ok());
+    let bad = b.g.nonfinite_constants();
+    if !bad.is_empty() {
+        return Err(b.w.weights_error(bad));
+    }
+    debug_assert!(b.g.validate().is_ok(), "{:?}", b.g.validate());
     Ok(b.g)
 }
 

@@ -4,7 +4,8 @@
 
 use super::attr::NodeView;
 use super::tensor::{dtype, HostData, HostTensor};
-use crate::ir::{broadcast, checked_numel, for_each_index, numel, strides, Shape};
+use crate::ir::{broadcast, checked_numel, for_each_index, numel, strides, Shape, ShapeDisplay};
+use crate::Limits;
 
 /// Ops this module evaluates when every input is a constant.
 pub const FOLDABLE: &[&str] = &[
@@ -12,8 +13,23 @@ pub const FOLDABLE: &[&str] = &[
     "Flatten", "ConstantOfShape", "Range", "Neg", "Sqrt", "Dropout",
 ];
 
-/// Evaluates `node` on constant `inputs` (absent optional inputs are `None`).
-pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> Result<HostTensor, String> {
+/// The element count of a result of `shape`, refused before anything is allocated when it
+/// overflows or is over `--max-tensor-elements`.
+pub fn check_size(shape: &[usize], limits: &Limits) -> Result<usize, String> {
+    match checked_numel(shape) {
+        Some(n) if n as u64 <= limits.max_tensor_elements => Ok(n),
+        Some(n) => Err(format!(
+            "the result has shape {} ({n} elements), over the limit of {} elements (raise it with --max-tensor-elements)",
+            ShapeDisplay(shape),
+            limits.max_tensor_elements
+        )),
+        None => Err(format!("the result has shape {shape:?}, whose size overflows")),
+    }
+}
+
+/// Evaluates `node` on constant `inputs` (absent optional inputs are `None`). Results over
+/// the tensor-size limit are refused before they are allocated.
+pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64, limits: &Limits) -> Result<HostTensor, String> {
     let input = |i: usize| -> Result<&HostTensor, String> {
         inputs.get(i).copied().flatten().ok_or_else(|| format!("input {i} is missing"))
     };
@@ -28,6 +44,8 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
             Ok(match to as i32 {
                 dtype::FLOAT | dtype::DOUBLE | dtype::FLOAT16 | dtype::BFLOAT16 => HostTensor::f32(x.shape.clone(), x.as_f32s()),
                 dtype::BOOL => HostTensor::i64(x.shape.clone(), x.as_f32s().iter().map(|&v| (v != 0.0) as i64).collect()),
+                // Integer to integer keeps every bit (through f32 it would round above 2^24).
+                _ if matches!(x.data, HostData::I64(_)) => x.clone(),
                 _ => HostTensor::i64(x.shape.clone(), x.as_f32s().iter().map(|&v| v.trunc() as i64).collect()),
             })
         }
@@ -49,6 +67,7 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
             let mut shape: Shape = x.shape[..axis].to_vec();
             shape.extend(&idx.shape);
             shape.extend(&x.shape[axis + 1..]);
+            check_size(&shape, limits)?;
             macro_rules! pick {
                 ($v:expr) => {{
                     let mut out = Vec::with_capacity(outer * picks.len() * inner);
@@ -69,14 +88,7 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
         "Unsqueeze" => {
             let x = input(0)?;
             let axes = if opset >= 13 { ints(1)?.ok_or("axes input is missing")? } else { node.ints("axes").to_vec() };
-            let rank = x.shape.len() + axes.len();
-            let mut axes: Vec<usize> = axes.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?;
-            axes.sort_unstable();
-            let mut shape = x.shape.clone();
-            for a in axes {
-                shape.insert(a, 1);
-            }
-            Ok(HostTensor { shape, data: x.data.clone() })
+            Ok(HostTensor { shape: unsqueeze_shape(&x.shape, &axes)?, data: x.data.clone() })
         }
         "Squeeze" => {
             let x = input(0)?;
@@ -89,6 +101,7 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
             let axis = norm_axis(node.int("axis", 0), first.shape.len())?;
             let shapes: Vec<&Shape> = parts.iter().map(|p| &p.shape).collect();
             let shape = crate::ir::Op::Concat { axis }.infer_shape(&shapes)?;
+            check_size(&shape, limits)?;
             let outer = numel(&shape[..axis]);
             let inner = numel(&shape[axis + 1..]);
             macro_rules! cat {
@@ -148,6 +161,7 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
         "Add" | "Sub" | "Mul" | "Div" => {
             let (a, b) = (input(0)?, input(1)?);
             let shape = broadcast(&a.shape, &b.shape)?;
+            check_size(&shape, limits)?;
             let op = node.op_type();
             match (&a.data, &b.data) {
                 (HostData::I64(x), HostData::I64(y)) => {
@@ -205,7 +219,7 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
                 .iter()
                 .map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d} is negative")))
                 .collect::<Result<_, _>>()?;
-            let n = checked_numel(&shape).filter(|&n| n <= 1 << 24).ok_or("asks for a huge constant")?;
+            let n = check_size(&shape, limits)?;
             Ok(match node.tensor("value") {
                 Some(t) if t.data_type == dtype::INT64 || t.data_type == dtype::INT32 => {
                     let v = t.int64_data.first().copied().or(t.int32_data.first().map(|&x| x as i64)).unwrap_or_else(|| {
@@ -224,24 +238,31 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
         }
         "Range" => {
             let (s, l, d) = (input(0)?, input(1)?, input(2)?);
+            if [s, l, d].iter().any(|t| t.len() != 1) {
+                return Err("start, limit and delta must be scalars".into());
+            }
             match (&s.data, &l.data, &d.data) {
                 (HostData::I64(s), HostData::I64(l), HostData::I64(d)) => {
-                    let (s, l, d) = (s[0], l[0], d[0]);
+                    let (s, l, d) = (s[0] as i128, l[0] as i128, d[0] as i128);
                     if d == 0 {
                         return Err("delta is zero".into());
                     }
-                    let n = ((l - s) as f64 / d as f64).ceil().max(0.0) as usize;
-                    if n > 1 << 24 {
-                        return Err("asks for a huge range".into());
-                    }
-                    Ok(HostTensor::i64(vec![n], (0..n as i64).map(|i| s + i * d).collect()))
+                    // Exact: ceil((l - s) / d) in 128-bit arithmetic, and every value stays
+                    // between start and limit, so it fits in i64.
+                    let span = l - s;
+                    let n = if (span > 0) == (d > 0) && span != 0 { (span + d - d.signum()) / d } else { 0 };
+                    let n = usize::try_from(n).map_err(|_| "asks for a huge range".to_string())?;
+                    check_size(&[n], limits)?;
+                    Ok(HostTensor::i64(vec![n], (0..n as i128).map(|i| (s + i * d) as i64).collect()))
                 }
                 _ => {
                     let (s, l, d) = (s.as_f32s()[0], l.as_f32s()[0], d.as_f32s()[0]);
-                    let n = ((l - s) / d).ceil().max(0.0) as usize;
-                    if !(n <= 1 << 24) || d == 0.0 {
-                        return Err("asks for a huge range".into());
+                    let n = ((l - s) / d).ceil();
+                    if !(n.is_finite() && d != 0.0) {
+                        return Err(format!("range {s}..{l} by {d} is not finite"));
                     }
+                    let n = n.max(0.0) as usize;
+                    check_size(&[n], limits)?;
                     Ok(HostTensor::f32(vec![n], (0..n).map(|i| s + i as f32 * d).collect()))
                 }
             }
@@ -254,7 +275,23 @@ pub fn eval(node: &NodeView<'_>, inputs: &[Option<&HostTensor>], opset: i64) -> 
 pub fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if (0..r.max(1)).contains(&a) { Ok(a as usize) } else { Err(format!("axis {axis} is out of range for rank {rank}")) }
+    if (0..r).contains(&a) { Ok(a as usize) } else { Err(format!("axis {axis} is out of range for rank {rank}")) }
+}
+
+/// ONNX Unsqueeze: inserts size-1 axes at `axes` (positions in the result).
+pub fn unsqueeze_shape(shape: &[usize], axes: &[i64]) -> Result<Shape, String> {
+    let rank = shape.len() + axes.len();
+    let mut axes: Vec<usize> = axes.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?;
+    axes.sort_unstable();
+    if axes.windows(2).any(|w| w[0] == w[1]) {
+        return Err(format!("axes {axes:?} repeat an axis"));
+    }
+    // Distinct sorted positions below `rank`: each insertion point is within the shape.
+    let mut out = shape.to_vec();
+    for a in axes {
+        out.insert(a, 1);
+    }
+    Ok(out)
 }
 
 /// One axis of an ONNX Slice after normalization: the picked indices are

@@ -83,8 +83,13 @@ pub fn load(path: &Path, options: &Options) -> Result<Graph, Error> {
 
 /// Loads a model from memory; external data is looked up in `dir`, and messages name `path`.
 pub fn from_bytes(bytes: &[u8], name: &str, path: &Path, dir: &Path, options: &Options) -> Result<Graph, Error> {
+    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| Error::NotOnnx { path: path.to_path_buf(), reason: e.to_string() })?;
+    from_model(&model, name, path, dir, options)
+}
+
+/// Loads a parsed model; external data is looked up in `dir`, and messages name `path`.
+pub fn from_model(model: &ModelProto, name: &str, path: &Path, dir: &Path, options: &Options) -> Result<Graph, Error> {
     let not_onnx = |reason: String| Error::NotOnnx { path: path.to_path_buf(), reason };
-    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| not_onnx(e.to_string()))?;
     let Some(graph) = model.graph.as_ref() else {
         return Err(not_onnx("it has no graph".into()));
     };
@@ -130,6 +135,7 @@ pub fn from_bytes(bytes: &[u8], name: &str, path: &Path, dir: &Path, options: &O
         ext: ExternalFiles::new(dir),
         limits,
         weight_bytes: 0,
+        weight_limit_reported: false,
         ir_consts: HashMap::new(),
     };
     cx.initializers(graph);
@@ -138,6 +144,7 @@ pub fn from_bytes(bytes: &[u8], name: &str, path: &Path, dir: &Path, options: &O
         cx.node(NodeView { proto: &graph.node[i] });
     }
     cx.outputs(graph);
+    cx.problems.extend(cx.graph.nonfinite_constants());
     if !cx.problems.is_empty() {
         return Err(invalid(cx.problems));
     }
@@ -195,13 +202,25 @@ fn topo_order(graph: &onnx_protobuf::GraphProto, limits: &Limits) -> Result<Vec<
             }
         }
     }
-    let mut known: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    known.extend(graph.input.iter().map(|i| i.name.as_str()));
+    let mut known: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for t in &graph.initializer {
+        if !known.insert(t.name.as_str()) {
+            problems.push(format!("initializer '{}' is defined more than once", t.name));
+        }
         if producer.contains_key(t.name.as_str()) {
             problems.push(format!("tensor '{}' is both an initializer and a node output", t.name));
         }
     }
+    let mut inputs = std::collections::HashSet::new();
+    for i in &graph.input {
+        if !inputs.insert(i.name.as_str()) {
+            problems.push(format!("graph input '{}' is declared more than once", i.name));
+        }
+        if producer.contains_key(i.name.as_str()) {
+            problems.push(format!("tensor '{}' is both a graph input and a node output", i.name));
+        }
+    }
+    known.extend(inputs);
     let mut indegree = vec![0usize; graph.node.len()];
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
     for (i, n) in graph.node.iter().enumerate() {
@@ -266,6 +285,7 @@ struct Converter<'a> {
     ext: ExternalFiles,
     limits: &'a Limits,
     weight_bytes: u64,
+    weight_limit_reported: bool,
     /// ONNX constant name to the IR constant made from it, so shared weights stay shared.
     ir_consts: HashMap<String, TensorId>,
 }
@@ -292,6 +312,7 @@ impl Converter<'_> {
             }
         }
         if self.weight_bytes > self.limits.max_weight_bytes {
+            self.weight_limit_reported = true;
             self.problems.push(format!(
                 "the weights take {} bytes, over the limit of {} (raise it with --max-weight-bytes)",
                 self.weight_bytes, self.limits.max_weight_bytes
@@ -316,7 +337,7 @@ impl Converter<'_> {
                 self.problems.push(format!("input '{}' is {}, only float is supported", input.name, dtype::name(ty.elem_type)));
             }
             let dims = ty.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
-            match input_shape(&input.name, dims, fixed) {
+            match input_shape(&input.name, dims, fixed).and_then(|s| fold::check_size(&s, self.limits).map(|_| s).map_err(|e| format!("input '{}': {e}", input.name))) {
                 Ok(shape) => {
                     let id = self.graph.add_input(input.name.clone(), shape);
                     self.env.insert(input.name.clone(), Value::Tensor(id));
@@ -330,6 +351,9 @@ impl Converter<'_> {
     }
 
     fn outputs(&mut self, graph: &onnx_protobuf::GraphProto) {
+        if graph.output.is_empty() {
+            self.problems.push("the graph declares no outputs".into());
+        }
         for o in &graph.output {
             match self.env.get(&o.name) {
                 Some(Value::Tensor(id)) => self.graph.outputs.push(*id),
@@ -364,6 +388,19 @@ impl Converter<'_> {
             return fail(self);
         }
         match self.convert(node, &inputs) {
+            Ok(Value::Const(h)) if !self.charge(&h) => {
+                if !self.weight_limit_reported {
+                    self.weight_limit_reported = true;
+                    self.problems.push(format!(
+                        "node '{}' ({}): the constants computed so far take {} bytes, over the limit of {} (raise it with --max-weight-bytes)",
+                        node_name(proto),
+                        proto.op_type,
+                        self.weight_bytes,
+                        self.limits.max_weight_bytes
+                    ));
+                }
+                fail(self);
+            }
             Ok(value) => {
                 for (i, o) in proto.output.iter().enumerate() {
                     let v = if i == 0 {
@@ -379,6 +416,17 @@ impl Converter<'_> {
                 fail(self);
             }
         }
+    }
+
+    /// Counts a computed constant (a Constant node or a folded result) against the weight
+    /// limit, like the initializers; `false` when it takes the total over the limit.
+    fn charge(&mut self, h: &HostTensor) -> bool {
+        let width = match h.data {
+            tensor::HostData::F32(_) => 4,
+            tensor::HostData::I64(_) => 8,
+        };
+        self.weight_bytes = self.weight_bytes.saturating_add(h.len() as u64 * width);
+        self.weight_bytes <= self.limits.max_weight_bytes
     }
 
     /// An IR tensor for input `i`: activations as they are, constants as IR constants.
@@ -416,6 +464,20 @@ impl Converter<'_> {
 
     fn push(&mut self, node: NodeView<'_>, op: Op, inputs: Vec<TensorId>) -> Result<Value, String> {
         let name = module_path(node.proto).unwrap_or_else(|| node_name(node.proto).to_string());
+        // Shapes are checked before anything is built on them: a later node could
+        // otherwise overflow computing with them, and running them would exhaust memory.
+        for &i in &inputs {
+            let t = self.graph.tensor(i);
+            if t.shape.contains(&0) {
+                return Err(format!("input '{}' has shape {}, with a zero dimension", t.name, ShapeDisplay(&t.shape)));
+            }
+        }
+        let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.graph.shape(i)).collect();
+        let out = op.infer_shape(&shapes)?;
+        if out.contains(&0) {
+            return Err(format!("the result has shape {}, with a zero dimension", ShapeDisplay(&out)));
+        }
+        fold::check_size(&out, self.limits)?;
         self.graph.push(name, op, inputs).map(Value::Tensor)
     }
 
@@ -460,7 +522,7 @@ impl Converter<'_> {
                 .map(|i| i.as_ref().and_then(|i| if let Value::Const(h) = &i.value { Some(h.clone()) } else { None }))
                 .collect();
             let refs: Vec<Option<&HostTensor>> = consts.iter().map(|c| c.as_deref()).collect();
-            return fold::eval(&node, &refs, self.opset).map(|h| Value::Const(Rc::new(h)));
+            return fold::eval(&node, &refs, self.opset, self.limits).map(|h| Value::Const(Rc::new(h)));
         }
         match op {
             "Identity" | "Dropout" => {
@@ -609,18 +671,7 @@ impl Converter<'_> {
                         } else {
                             node.ints("axes").to_vec()
                         };
-                        if op == "Squeeze" {
-                            fold::squeeze_shape(&shape, &axes)?
-                        } else {
-                            let rank = shape.len() + axes.len();
-                            let mut axes: Vec<usize> = axes.iter().map(|&a| fold::norm_axis(a, rank)).collect::<Result<_, _>>()?;
-                            axes.sort_unstable();
-                            let mut s = shape.clone();
-                            for a in axes {
-                                s.insert(a, 1);
-                            }
-                            s
-                        }
+                        if op == "Squeeze" { fold::squeeze_shape(&shape, &axes)? } else { fold::unsqueeze_shape(&shape, &axes)? }
                     }
                 };
                 let x = self.tensor(inputs, 0)?;
@@ -679,14 +730,18 @@ impl Converter<'_> {
             }
             "VALID" => [0; 4],
             mode @ ("SAME_UPPER" | "SAME_LOWER") => {
-                let same = |n: usize, k: usize, s: usize, d: usize| -> (usize, usize) {
+                // Strides and dilations are positive (checked above); kernel and sizes may
+                // be anything, so the arithmetic is checked.
+                let same = |n: usize, k: usize, s: usize, d: usize| -> Option<(usize, usize)> {
                     let out = n.div_ceil(s);
-                    let total = ((out - 1) * s + (k - 1) * d + 1).saturating_sub(n);
+                    let span = k.checked_sub(1)?.checked_mul(d)?.checked_add(1)?;
+                    let total = out.checked_sub(1)?.checked_mul(s)?.checked_add(span)?.saturating_sub(n);
                     let small = total / 2;
-                    if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) }
+                    Some(if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) })
                 };
-                let (t, b) = same(x_shape[2], kernel[0], stride[0], dilation[0]);
-                let (l, r) = same(x_shape[3], kernel[1], stride[1], dilation[1]);
+                let bad = || format!("auto_pad {mode} cannot pad kernel {kernel:?} with strides {stride:?} and dilations {dilation:?}");
+                let (t, b) = same(x_shape[2], kernel[0], stride[0], dilation[0]).ok_or_else(bad)?;
+                let (l, r) = same(x_shape[3], kernel[1], stride[1], dilation[1]).ok_or_else(bad)?;
                 [t, l, b, r]
             }
             other => return Err(format!("auto_pad '{other}' is not supported")),
@@ -775,6 +830,12 @@ fn input_shape(
     for (i, d) in dims.iter().enumerate() {
         let given = fixed.map(|f| f[i]);
         let v = match (&d.value, given) {
+            (Some(Dim::DimValue(v)), _) if *v < 0 => {
+                return Err(format!("input '{name}' declares a negative dimension {v} at axis {i}"));
+            }
+            (Some(Dim::DimValue(0)), None) => {
+                return Err(format!("input '{name}' declares a zero dimension at axis {i}"));
+            }
             (Some(Dim::DimValue(v)), Some(g)) if *v > 0 && *v as usize != g => {
                 return Err(format!("--input sets axis {i} of input '{name}' to {g}, but the model fixes it at {v}"));
             }

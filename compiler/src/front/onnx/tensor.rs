@@ -241,7 +241,7 @@ pub fn decode(t: &TensorProto, ext: &mut ExternalFiles, limits: &Limits) -> Resu
         format!("shape {} needs {n} {} values, the file holds {got}", ShapeDisplay(&shape), dtype::name(code))
     };
     if let Some(raw) = raw {
-        if raw.len() != n * size {
+        if Some(raw.len()) != n.checked_mul(size) {
             return Err(wrong_len(raw.len() / size));
         }
         let words = raw.chunks_exact(size);

@@ -92,6 +92,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -111,6 +112,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             y: View { off: 8, ld: 16 },
             weights: 304,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -127,6 +129,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             residual: Some(View { off: 12288, ld: 16 }),
             raw: Some(View { off: 4096, ld: 8 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -146,6 +149,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             y: View { off: 12296, ld: 16 },
             weights: 608,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 12296, ld: 16 }),
         },
     );
@@ -169,6 +173,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 16384, ld: 16 },
             weights: 768,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -185,6 +190,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -204,6 +210,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 24, ld: 48 },
             weights: 1344,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -224,6 +231,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 12288, ld: 48 },
             weights: 1664,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -240,6 +248,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -259,6 +268,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 4620, ld: 24 },
             weights: 2736,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -275,6 +285,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: Some(View { off: 4608, ld: 24 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -293,6 +304,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -312,6 +324,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             y: View { off: 36, ld: 72 },
             weights: 4224,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -328,6 +341,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             residual: Some(View { off: 4608, ld: 24 }),
             raw: Some(View { off: 7680, ld: 12 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -347,6 +361,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             y: View { off: 6156, ld: 24 },
             weights: 5584,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 4620, ld: 24 }),
         },
     );
@@ -370,6 +385,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 5760, ld: 24 },
             weights: 5744,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -386,6 +402,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -405,6 +422,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 36, ld: 72 },
             weights: 7488,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -425,6 +443,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 4608, ld: 72 },
             weights: 7968,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -449,6 +468,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -467,6 +487,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -482,6 +503,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: Some(0),
+            gate: None,
         },
     );
     c.depthwise(
@@ -501,6 +523,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 1940, ld: 40 },
             weights: 14512,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -517,6 +540,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: Some(View { off: 1920, ld: 40 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -535,6 +559,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -554,6 +579,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             y: View { off: 60, ld: 120 },
             weights: 18304,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -578,6 +604,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -596,6 +623,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -611,6 +639,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: Some(View { off: 1920, ld: 40 }),
             raw: Some(View { off: 2560, ld: 20 }),
             scale: Some(2880),
+            gate: None,
         },
     );
     c.depthwise(
@@ -630,6 +659,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             y: View { off: 3860, ld: 40 },
             weights: 29216,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 1940, ld: 40 }),
         },
     );
@@ -653,6 +683,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 4800, ld: 40 },
             weights: 29536,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -669,6 +700,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -688,6 +720,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 120, ld: 240 },
             weights: 34944,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -708,6 +741,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 3840, ld: 240 },
             weights: 36224,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -724,6 +758,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -743,6 +778,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 776, ld: 80 },
             weights: 48272,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -759,6 +795,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: Some(View { off: 736, ld: 80 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -777,6 +814,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -796,6 +834,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             y: View { off: 92, ld: 184 },
             weights: 59488,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -812,6 +851,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             residual: Some(View { off: 736, ld: 80 }),
             raw: Some(View { off: 1056, ld: 40 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -831,6 +871,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             y: View { off: 1960, ld: 80 },
             weights: 67856,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 776, ld: 80 }),
         },
     );
@@ -854,6 +895,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             y: View { off: 2880, ld: 80 },
             weights: 68336,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -870,6 +912,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -889,6 +932,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             y: View { off: 240, ld: 480 },
             weights: 88576,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -913,6 +957,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -931,6 +976,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -946,6 +992,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: Some(1920),
+            gate: None,
         },
     );
     c.depthwise(
@@ -965,6 +1012,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             y: View { off: 2456, ld: 112 },
             weights: 233728,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -981,6 +1029,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: Some(View { off: 2400, ld: 112 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -999,6 +1048,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -1025,6 +1075,7 @@ fn head(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1040,6 +1091,7 @@ fn head(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -1434,30 +1486,59 @@ mod rt {
                 // SAFETY: forwarded contract: `n` writable values at `p`, tier supported.
                 unsafe { if n >= Self::LANES { Self::store(p, v) } else { Self::store_part(p, v, n) } }
             }
+        }
 
-            /// The activation applied lane by lane.
+        /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
+        /// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid, used only
+        /// on the small GhostNetV2 gate maps, takes a cold scalar path.
+        #[derive(Clone, Copy)]
+        pub(super) struct Ep<S: Simd> {
+            mul: S::V,
+            add: S::V,
+            lo: S::V,
+            hi: S::V,
+            sigmoid: bool,
+        }
+
+        impl<S: Simd> Ep<S> {
+            /// # Safety
+            /// The CPU supports `S`'s tier.
             #[inline(always)]
-            unsafe fn act(v: Self::V, act: Act) -> Self::V {
-                // SAFETY: the tier is supported (trait contract); the scratch array holds LANES values.
+            pub(super) unsafe fn new(act: Act) -> Self {
+                let (mul, add, lo, hi) = match act {
+                    Act::None | Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY),
+                    Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY),
+                    Act::Clip { min, max } => (1.0, 0.0, min, max),
+                    Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0),
+                };
+                // SAFETY: the tier is supported (our contract).
                 unsafe {
-                    match act {
-                        Act::None => v,
-                        Act::Relu => Self::max(v, Self::zero()),
-                        Act::Clip { min, max } => Self::min(Self::max(v, Self::splat(min)), Self::splat(max)),
-                        Act::HardSigmoid { alpha, beta } => {
-                            let y = Self::fma(v, Self::splat(alpha), Self::splat(beta));
-                            Self::min(Self::max(y, Self::zero()), Self::splat(1.0))
-                        }
-                        Act::Sigmoid => {
-                            let mut lanes = [0f32; 16];
-                            Self::store(lanes.as_mut_ptr(), v);
-                            for x in &mut lanes[..Self::LANES] {
-                                *x = act.apply(*x);
-                            }
-                            Self::load(lanes.as_ptr())
-                        }
-                    }
+                    Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), sigmoid: act == Act::Sigmoid }
                 }
+            }
+
+            /// # Safety
+            /// The CPU supports `S`'s tier.
+            #[inline(always)]
+            pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
+                // SAFETY: the tier is supported (our contract); `t` holds 16 >= LANES values.
+                unsafe {
+                    if self.sigmoid {
+                        let mut t = [0f32; 16];
+                        S::store(t.as_mut_ptr(), v);
+                        sigmoid_lanes(&mut t[..S::LANES]);
+                        return S::load(t.as_ptr());
+                    }
+                    S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
+                }
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn sigmoid_lanes(x: &mut [f32]) {
+            for v in x {
+                *v = Act::Sigmoid.apply(*v);
             }
         }
     }
@@ -1469,15 +1550,16 @@ mod rt {
         //! where `A` and `C` live in the arena with row strides `lda` and `ldc` (a row is a pixel;
         //! the stride is the channel count of the buffer, so `C` may be a channel slice of a wider
         //! tensor), `B` is packed at compile time ([`pack`]), `s` is the optional squeeze-excite
-        //! gate applied to `B`'s rows, and `R` the optional residual. With `raw`, the value before
-        //! the residual is also stored there.
+        //! gate applied to `B`'s rows, and `R` the optional residual. An optional [`Gate`]
+        //! multiplies each row before the residual is added; with `raw`, the value after the
+        //! activation (before gate and residual) is also stored there.
         //!
         //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
         //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
         //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Width of a full panel of packed `B`.
         pub const PANEL: usize = 16;
@@ -1487,6 +1569,34 @@ mod rt {
         pub struct View {
             pub off: usize,
             pub ld: usize,
+        }
+
+        /// A gate multiplied into an output as it is written (GhostNetV2's attention): output
+        /// pixel `(y, x)` of an `oh x ow` map is scaled by pixel
+        /// `(floor(y * h / oh), floor(x * w / ow))` of the `h x w` gate, channel for channel. The
+        /// gate's pixels are `ld` apart from `off` (which includes the channel offset).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Gate {
+            pub off: usize,
+            pub ld: usize,
+            pub h: usize,
+            pub w: usize,
+            pub oh: usize,
+            pub ow: usize,
+        }
+
+        impl Gate {
+            /// Offset of the gate values for output pixel `p` (`y * ow + x`).
+            #[inline(always)]
+            pub fn at(&self, p: usize) -> usize {
+                let (y, x) = (p / self.ow, p % self.ow);
+                self.off + ((y * self.h / self.oh).min(self.h - 1) * self.w + (x * self.w / self.ow).min(self.w - 1)) * self.ld
+            }
+
+            /// Elements of the gate `cols` channels wide.
+            pub fn extent(&self, cols: usize) -> usize {
+                extent(self.h * self.w, self.ld, cols)
+            }
         }
 
         /// One matrix product.
@@ -1508,6 +1618,9 @@ mod rt {
             pub raw: Option<View>,
             /// Arena offset of `s[k]`, scaling `B`'s rows (the squeeze-excite gate).
             pub scale: Option<usize>,
+            /// Multiplies each row (a pixel of an `oh x ow` map) after the activation, before the
+            /// residual; `raw` gets the value before it.
+            pub gate: Option<Gate>,
         }
 
         /// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
@@ -1562,6 +1675,10 @@ mod rt {
             let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
             assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
             let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
+            if let Some(gate) = g.gate {
+                assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
+                arena.at(gate.off, gate.extent(g.n));
+            }
             [
                 arena.at(g.a.off, extent(g.m, g.a.ld, g.k)),
                 arena.at(g.c.off, extent(g.m, g.c.ld, g.n)),
@@ -1618,8 +1735,9 @@ mod rt {
                         if !raw.is_null() {
                             *(raw as *mut f32).add(i * g.raw.unwrap().ld + j) = v;
                         }
+                        let gv = g.gate.map_or(1.0, |gt| *arena.at(gt.at(i) + j, 1));
                         let r = if res.is_null() { 0.0 } else { *res.add(i * g.residual.unwrap().ld + j) };
-                        *(c as *mut f32).add(i * g.c.ld + j) = v + r;
+                        *(c as *mut f32).add(i * g.c.ld + j) = v * gv + r;
                     }
                 }
             }
@@ -1644,12 +1762,15 @@ mod rt {
         #[inline(always)]
         pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
             let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
-            let group = NV * S::LANES;
+            // One row (a matrix-vector product) is bound by reading B: four B streams at once.
+            let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
             if rows.is_empty() || cols.is_empty() {
                 return;
             }
             let full = g.n / PANEL * PANEL;
+            // SAFETY: the tier is supported (our contract).
+            let ep = unsafe { Ep::<S>::new(g.act) };
             let out = Out {
                 c: c as *mut f32,
                 ldc: g.c.ld,
@@ -1657,39 +1778,44 @@ mod rt {
                 ldr: g.residual.map_or(0, |v| v.ld),
                 raw: raw as *mut f32,
                 ldw: g.raw.map_or(0, |v| v.ld),
-                act: g.act,
+                base: arena.at(0, 0),
+                gate: g.gate,
             };
             // Column chunks: groups of NV vectors over full panels, then what is left of the full
             // panels, then the tail panel.
             let mut j = cols.start;
             while j < cols.end {
-                let (width, stride, bcol) = if j + group <= full.min(cols.end) {
-                    (group, PANEL, j)
-                } else if j < full {
-                    ((full.min(cols.end) - j).min(group), PANEL, j)
-                } else {
-                    (cols.end - j, tail_width(g.n), j)
-                };
-                let bptr = |col: usize| -> *const f32 {
-                    let panel = col / PANEL;
-                    // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
-                    unsafe {
-                        if col < full { b.add(panel * PANEL * g.k + col % PANEL) } else { b.add(full * g.k + col % PANEL) }
-                    }
-                };
+                // A chunk of up to `group` columns; its vectors may come from full panels (rows
+                // PANEL apart) and the tail panel (rows `tail_width(n)` apart) alike. A vector never
+                // straddles the two: `full` is a multiple of PANEL, itself a multiple of LANES.
+                let width = group.min(cols.end - j);
                 let nvec = width.div_ceil(S::LANES);
                 let last = width - (nvec - 1) * S::LANES;
                 let mut bp = [core::ptr::null(); 4];
-                for (v, p) in bp.iter_mut().enumerate().take(nvec) {
-                    *p = bptr(bcol + v * S::LANES);
+                let mut bstride = [0; 4];
+                for v in 0..nvec {
+                    let col = j + v * S::LANES;
+                    // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
+                    unsafe {
+                        if col < full {
+                            bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                            bstride[v] = PANEL;
+                        } else {
+                            bp[v] = b.add(full * g.k + col % PANEL);
+                            bstride[v] = tail_width(g.n);
+                        }
+                    }
                 }
                 let mut i = rows.start;
                 while i < rows.end {
                     let left = rows.end - i;
-                    let t = Tile { k: g.k, a, lda: g.a.ld, row: i, bp, bstride: stride, scale, bias: bias.wrapping_add(j), col: j, last };
+                    let t = Tile { ep, k: g.k, a, lda: g.a.ld, row: i, bp, bstride, scale, bias: bias.wrapping_add(j), col: j, last };
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
-                        if g.m == 1 || left < 3 {
+                        if g.m == 1 {
+                            dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            i += 1;
+                        } else if left < 3 {
                             dispatch::<S, 1, NV>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < MR / 2 {
@@ -1715,17 +1841,21 @@ mod rt {
             ldr: usize,
             raw: *mut f32,
             ldw: usize,
-            act: Act,
+            /// The arena base, for gate lookups.
+            base: *const f32,
+            gate: Option<Gate>,
         }
 
         /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
-        struct Tile {
+        struct Tile<S: Simd> {
+            ep: Ep<S>,
             k: usize,
             a: *const f32,
             lda: usize,
             row: usize,
             bp: [*const f32; 4],
-            bstride: usize,
+            /// Distance between consecutive rows of each B vector.
+            bstride: [usize; 4],
             scale: *const f32,
             bias: *const f32,
             col: usize,
@@ -1738,7 +1868,7 @@ mod rt {
         /// # Safety
         /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
         #[inline(always)]
-        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile, rows: usize, nvec: usize, o: &Out) {
+        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
             let scaled = !t.scale.is_null();
             // SAFETY: forwarded contract.
             unsafe {
@@ -1758,10 +1888,14 @@ mod rt {
         /// The microkernel: `MR x NV` accumulators over the whole `k`, then the epilogue for the
         /// first `rows` rows. Rows past `rows` read row `rows - 1` and are not stored.
         ///
+        /// Every loop over registers has a constant trip count (`MR`, `NV`), so that LLVM unrolls
+        /// it and keeps the accumulators in registers; a loop bounded by `rows` would index the
+        /// accumulator array dynamically and force it into memory.
+        ///
         /// # Safety
         /// As [`dispatch`].
         #[inline(always)]
-        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile, rows: usize, o: &Out) {
+        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
             // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
             // this chunk (checked by the driver); the tier is supported.
             unsafe {
@@ -1769,16 +1903,21 @@ mod rt {
                 for (r, p) in ap.iter_mut().enumerate() {
                     *p = t.a.add((t.row + r.min(rows - 1)) * t.lda);
                 }
+                let mut bp = [t.bp[0]; NV];
+                bp.copy_from_slice(&t.bp[..NV]);
+                let mut bstride = [0; NV];
+                bstride.copy_from_slice(&t.bstride[..NV]);
+                let (last, scale) = (t.last, t.scale);
                 let mut acc = [[S::zero(); NV]; MR];
-                let partial = t.last < S::LANES;
+                let partial = last < S::LANES;
                 for p in 0..t.k {
                     let mut bv = [S::zero(); NV];
                     for v in 0..NV {
-                        let q = t.bp[v].add(p * t.bstride);
-                        bv[v] = if v == NV - 1 && partial { S::load_part(q, t.last) } else { S::load(q) };
+                        let q = bp[v].add(p * bstride[v]);
+                        bv[v] = if v == NV - 1 && partial { S::load_part(q, last) } else { S::load(q) };
                     }
                     if SCALE {
-                        let s = S::splat(*t.scale.add(p));
+                        let s = S::splat(*scale.add(p));
                         for b in &mut bv {
                             *b = S::mul(*b, s);
                         }
@@ -1790,15 +1929,24 @@ mod rt {
                         }
                     }
                 }
-                for (r, row) in acc.iter().enumerate().take(rows) {
+                let mut bias = [S::zero(); NV];
+                for v in 0..NV {
+                    bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+                }
+                for r in 0..MR {
+                    if r >= rows {
+                        break;
+                    }
                     let i = t.row + r;
-                    for (v, &x) in row.iter().enumerate() {
-                        let lanes = if v == NV - 1 { t.last } else { S::LANES };
+                    for v in 0..NV {
+                        let lanes = if v == NV - 1 { last } else { S::LANES };
                         let col = t.col + v * S::LANES;
-                        let mut y = S::add(x, S::load_n(t.bias.add(v * S::LANES), lanes));
-                        y = S::act(y, o.act);
+                        let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
                         if !o.raw.is_null() {
                             S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
+                        }
+                        if let Some(gate) = o.gate {
+                            y = S::mul(y, S::load_n(o.base.add(gate.at(i) + col), lanes));
                         }
                         if !o.res.is_null() {
                             y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
@@ -1820,9 +1968,9 @@ mod rt {
         //! Packed weights: `kh * kw` rows of `cpad` values (`c` rounded up to [`CPAD`], zero
         //! padded), then `bias[cpad]`. Vector loads of weights never need a mask.
 
-        use super::gemm::View;
+        use super::gemm::{Gate, View};
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Channel padding of packed depthwise weights (the widest vector).
         pub const CPAD: usize = 16;
@@ -1847,6 +1995,8 @@ mod rt {
             /// Offset of the packed weights and bias.
             pub weights: usize,
             pub act: Act,
+            /// Multiplies each output pixel after the activation, before the residual.
+            pub gate: Option<Gate>,
             pub residual: Option<View>,
         }
 
@@ -1880,13 +2030,20 @@ mod rt {
             y: *mut f32,
             r: *const f32,
             w: *const f32,
+            /// The arena base, for gate lookups.
+            base: *const f32,
         }
 
         fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
             let wl = packed_len(d.c, d.kh * d.kw);
             assert!(d.weights.checked_add(wl).is_some_and(|e| e <= weights.len()), "depthwise weights outside the blob");
             assert!(d.sh > 0 && d.sw > 0 && d.kh > 0 && d.kw > 0, "depthwise kernel and strides must be positive");
+            if let Some(g) = d.gate {
+                assert!(g.h > 0 && g.w > 0 && g.oh == d.oh && g.ow == d.ow, "gate map does not match the output");
+                arena.at(g.off, g.extent(d.c));
+            }
             Ptrs {
+                base: arena.at(0, 0),
                 x: arena.at(d.x.off, extent(d.h * d.w, d.x.ld, d.c)),
                 y: arena.at(d.y.off, extent(d.oh * d.ow, d.y.ld, d.c)),
                 r: d.residual.map_or(core::ptr::null(), |r| arena.at(r.off, extent(d.oh * d.ow, r.ld, d.c))),
@@ -1947,7 +2104,8 @@ mod rt {
                             }
                             let o = oy * d.ow + ox;
                             let r = if p.r.is_null() { 0.0 } else { *p.r.add(o * d.residual.unwrap().ld + ch) };
-                            *p.y.add(o * d.y.ld + ch) = d.act.apply(s) + r;
+                            let g = d.gate.map_or(1.0, |g| *p.base.add(g.at(o) + ch));
+                            *p.y.add(o * d.y.ld + ch) = d.act.apply(s) * g + r;
                         }
                     }
                 }
@@ -1964,6 +2122,7 @@ mod rt {
             // SAFETY: the tier is supported (our contract); the pointers were range-checked.
             unsafe {
                 match (d.kh, d.kw) {
+                    _ if d.sw > 2 => generic::<S>(&p, d, part),
                     (3, 3) => rows::<S, 3, 3>(&p, d, part),
                     (5, 5) => rows::<S, 5, 5>(&p, d, part),
                     (1, 5) => rows::<S, 1, 5>(&p, d, part),
@@ -1974,93 +2133,163 @@ mod rt {
         }
 
         /// A `KH x KW` depthwise convolution. For each output row and each channel vector, the
-        /// filter taps live in registers while the row is swept; interior pixels take a path with
-        /// no bounds checks.
+        /// filter taps live in registers while the row is swept in strips of `P` outputs; a strip
+        /// loads the input columns it shares once per tap row, so each feeds up to `KW`
+        /// multiply-adds of `P` independent chains. Strips at the left and right edges take
+        /// columns outside the input as zeros; there is no separate per-pixel border path.
+        ///
+        /// (No closures here or in the other bodies: a closure is a separate function that does
+        /// not inherit the wrapper's target features, so its intrinsics would not inline.)
         ///
         /// # Safety
         /// As [`body`], with `p` from `pointers(d)` and `(d.kh, d.kw) == (KH, KW)`.
         #[inline(always)]
         unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
             let cp = cpad(d.c);
-            let (ldx, ldy) = (d.x.ld, d.y.ld);
-            let ldr = d.residual.map_or(0, |r| r.ld);
-            // Output columns whose window lies inside the input: ox in [ox0, ox1).
-            let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
-            let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
+            // Columns are swept in blocks narrow enough that the KH input rows of a block stay
+            // in L1 while every output row of the block is computed (a whole wide row of a
+            // many-channel tensor would not fit, and each input row is read KH times).
+            let line_bytes = (d.c * 4).div_ceil(64) * 64;
+            let block = (16 * 1024 / (KH * line_bytes * d.sw).max(1)).clamp(8, d.ow.max(8));
+            let rows = part.range(d.oh, 1);
             // SAFETY: every address is inside the ranges `pointers` checked: taps are read only
             // when inside the input, channels only below `d.c` (the last vector masked), and
             // weights below `cpad(c)`.
             unsafe {
-                for oy in part.range(d.oh, 1) {
-                    let iy0 = (oy * d.sh) as isize - d.pt as isize;
-                    let mut ch = 0;
-                    while ch < d.c {
-                        let lanes = (d.c - ch).min(S::LANES);
-                        let mut wv = [[S::zero(); KW]; KH];
-                        for (ky, row) in wv.iter_mut().enumerate() {
-                            for (kx, v) in row.iter_mut().enumerate() {
-                                *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
+                let mut bx = 0;
+                while bx < d.ow {
+                    let bx1 = (bx + block).min(d.ow);
+                    for oy in rows.clone() {
+                        let iy0 = (oy * d.sh) as isize - d.pt as isize;
+                        let ky0 = (-iy0).max(0) as usize;
+                        let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
+                        let mut ch = 0;
+                        while ch < d.c {
+                            let lanes = (d.c - ch).min(S::LANES);
+                            let mut wv = [[S::zero(); KW]; KH];
+                            for (ky, row) in wv.iter_mut().enumerate() {
+                                for (kx, v) in row.iter_mut().enumerate() {
+                                    *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
+                                }
                             }
+                            let bias = S::load(p.w.add(KH * KW * cp + ch));
+                            let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
+                            // Eight outputs per strip where registers allow (16-lane vectors, 32
+                            // registers), else four.
+                            let wide = S::LANES == 16 && KH * KW <= 9;
+                            match (d.sw, lanes == S::LANES, wide) {
+                                (1, true, true) => strips::<S, KH, KW, 1, 8, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, false, true) => strips::<S, KH, KW, 1, 8, false>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, true, false) => strips::<S, KH, KW, 1, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, false, false) => strips::<S, KH, KW, 1, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                                (2, true, _) => strips::<S, KH, KW, 2, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (2, false, _) => strips::<S, KH, KW, 2, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                                _ => unreachable!("strides above 2 take the generic path"),
+                            }
+                            ch += S::LANES;
                         }
-                        let bias = S::load(p.w.add(KH * KW * cp + ch));
-                        let row_ok = |ky: usize| {
-                            let iy = iy0 + ky as isize;
-                            iy >= 0 && iy < d.h as isize
-                        };
-                        let all_rows = (0..KH).all(row_ok);
-                        let store = |ox: usize, acc: S::V| {
-                            let o = oy * d.ow + ox;
-                            let mut v = S::act(acc, d.act);
-                            if !p.r.is_null() {
-                                v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
-                            }
-                            S::store_n(p.y.add(o * ldy + ch), v, lanes);
-                        };
-                        let border = |ox: usize| {
-                            let ix0 = (ox * d.sw) as isize - d.pl as isize;
-                            let mut acc = bias;
-                            for ky in 0..KH {
-                                if !row_ok(ky) {
-                                    continue;
-                                }
-                                let iy = (iy0 + ky as isize) as usize;
-                                for kx in 0..KW {
-                                    let ix = ix0 + kx as isize;
-                                    if ix >= 0 && ix < d.w as isize {
-                                        let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * ldx + ch), lanes);
-                                        acc = S::fma(xv, wv[ky][kx], acc);
-                                    }
-                                }
-                            }
-                            store(ox, acc);
-                        };
-                        for ox in 0..ox0 {
-                            border(ox);
+                    }
+                    bx = bx1;
+                }
+            }
+        }
+
+        /// Output pixels `x0..x1` of one row and channel vector, `P` at a time (the last strip
+        /// overlaps the one before it and stores only its new pixels). Tap rows outside the input
+        /// (`e.ky0`, `e.ky1`) are skipped; columns outside it read as zeros. `FULL` says whether
+        /// all lanes are channels (else loads and stores are masked).
+        ///
+        /// # Safety
+        /// As [`rows`], with `d.sw == SW`.
+        #[inline(always)]
+        unsafe fn strips<S: Simd, const KH: usize, const KW: usize, const SW: usize, const P: usize, const FULL: bool>(
+            p: &Ptrs,
+            d: &Depthwise,
+            e: &Edge<S>,
+            wv: &[[S::V; KW]; KH],
+            bias: S::V,
+            x0: usize,
+            x1: usize,
+        ) {
+            let ldx = d.x.ld;
+            let span = (P - 1) * SW + KW;
+            let (w, pl) = (d.w as isize, d.pl as isize);
+            // SAFETY: columns are read only when inside the input (checked per column unless the
+            // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
+            // FULL; stores stay inside the output row.
+            unsafe {
+                let mut ox = x0;
+                while ox < x1 {
+                    let start = if ox + P <= x1 || x1 - x0 < P { ox } else { x1 - P };
+                    let ix0 = (start * SW) as isize - pl;
+                    let inside = ix0 >= 0 && ix0 + span as isize <= w;
+                    let mut acc = [bias; P];
+                    for ky in 0..KH {
+                        if ky < e.ky0 || ky >= e.ky1 {
+                            continue;
                         }
-                        if all_rows {
-                            let xrow = p.x.add((iy0 as usize * d.w) * ldx + ch);
-                            for ox in ox0..ox1 {
-                                let ix0 = ox * d.sw - d.pl;
-                                let mut acc = bias;
-                                for (ky, wrow) in wv.iter().enumerate() {
-                                    let xp = xrow.add((ky * d.w + ix0) * ldx);
-                                    for (kx, &w) in wrow.iter().enumerate() {
-                                        acc = S::fma(S::load_n(xp.add(kx * ldx), lanes), w, acc);
-                                    }
-                                }
-                                store(ox, acc);
+                        let xrow = p.x.add((e.iy0 + ky as isize) as usize * d.w * ldx + e.ch);
+                        let mut cols = [S::zero(); 24];
+                        if inside {
+                            let xp = xrow.add(ix0 as usize * ldx);
+                            for (c, v) in cols.iter_mut().enumerate().take(span) {
+                                let q = xp.add(c * ldx);
+                                *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
                             }
                         } else {
-                            for ox in ox0..ox1 {
-                                border(ox);
+                            for (c, v) in cols.iter_mut().enumerate().take(span) {
+                                let ix = ix0 + c as isize;
+                                if ix >= 0 && ix < w {
+                                    let q = xrow.add(ix as usize * ldx);
+                                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                                }
                             }
                         }
-                        for ox in ox1..d.ow {
-                            border(ox);
+                        for kx in 0..KW {
+                            for j in 0..P {
+                                acc[j] = S::fma(cols[j * SW + kx], wv[ky][kx], acc[j]);
+                            }
                         }
-                        ch += S::LANES;
                     }
+                    for (j, &a) in acc.iter().enumerate() {
+                        let x = start + j;
+                        if x >= ox && x < x1 {
+                            finish::<S>(p, d, e, x, a);
+                        }
+                    }
+                    ox = start + P;
                 }
+            }
+        }
+
+        /// Where [`rows`] is: output row, first input row, valid tap rows, channel vector.
+        struct Edge<S: Simd> {
+            oy: usize,
+            iy0: isize,
+            ky0: usize,
+            ky1: usize,
+            ch: usize,
+            lanes: usize,
+            ep: Ep<S>,
+        }
+
+        /// The epilogue of one output pixel: activation, residual, store.
+        ///
+        /// # Safety
+        /// As [`rows`].
+        #[inline(always)]
+        unsafe fn finish<S: Simd>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, ox: usize, acc: S::V) {
+            let o = e.oy * d.ow + ox;
+            // SAFETY: the output pixel and channels are inside the checked ranges.
+            unsafe {
+                let mut v = e.ep.apply(acc);
+                if let Some(g) = d.gate {
+                    v = S::mul(v, S::load_n(p.base.add(g.at(o) + e.ch), e.lanes));
+                }
+                if !p.r.is_null() {
+                    v = S::add(v, S::load_n(p.r.add(o * d.residual.map_or(0, |r| r.ld) + e.ch), e.lanes));
+                }
+                S::store_n(p.y.add(o * d.y.ld + e.ch), v, e.lanes);
             }
         }
 
@@ -2095,7 +2324,10 @@ mod rt {
                                 }
                             }
                             let o = oy * d.ow + ox;
-                            let mut v = S::act(acc, d.act);
+                            let mut v = Ep::<S>::new(d.act).apply(acc);
+                            if let Some(g) = d.gate {
+                                v = S::mul(v, S::load_n(p.base.add(g.at(o) + ch), lanes));
+                            }
                             if !p.r.is_null() {
                                 v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
                             }
@@ -2119,7 +2351,7 @@ mod rt {
         use super::dwconv::cpad;
         use super::gemm::View;
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Where the input is and how it is laid out: element `(channel, row, column)` at
         /// `off + channel * cs + row * rs + column * ps`.
@@ -2281,8 +2513,9 @@ mod rt {
             }
         }
 
-        /// The SIMD body: per output pixel, up to `NV` vectors of output channels accumulate
-        /// `kh * kw * cin` broadcast-times-weight products.
+        /// The SIMD body: output channels in vectors, output pixels of a row in strips of `P`
+        /// (independent accumulators) where the whole window is inside the input, single pixels
+        /// at the edges.
         ///
         /// # Safety
         /// The CPU supports `S`'s tier.
@@ -2290,70 +2523,154 @@ mod rt {
         pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
             let p = pointers(&arena, input, weights, d);
             let cp = cpad(d.cout);
+            // Columns whose window is inside the input: ox in [ox0, ox1).
+            let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
+            let ox1 = if d.w + d.pl >= d.kw { ((d.w + d.pl - d.kw) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
             // SAFETY: the tier is supported (our contract); `pointers` checked the ranges.
             unsafe {
                 for oy in part.range(d.oh, 1) {
-                    for ox in 0..d.ow {
-                        let mut o = 0;
-                        while o < d.cout {
-                            let nv = ((cp - o) / S::LANES).min(NV);
-                            match nv {
-                                1 => pixel::<S, 1>(&p, d, oy, ox, o),
-                                2 if NV >= 2 => pixel::<S, 2>(&p, d, oy, ox, o),
-                                3 if NV >= 3 => pixel::<S, 3>(&p, d, oy, ox, o),
-                                _ => pixel::<S, NV>(&p, d, oy, ox, o),
-                            }
-                            o += nv * S::LANES;
+                    let mut o = 0;
+                    while o < d.cout {
+                        let nv = ((cp - o) / S::LANES).min(NV);
+                        match nv {
+                            1 => row::<S, 1, 8>(&p, d, oy, o, ox0, ox1),
+                            2 if NV >= 2 => row::<S, 2, 4>(&p, d, oy, o, ox0, ox1),
+                            _ => row::<S, NV, 2>(&p, d, oy, o, ox0, ox1),
                         }
+                        o += nv * S::LANES;
                     }
                 }
             }
         }
 
-        /// Output channels `o..o + N * LANES` of one output pixel.
+        /// One output row, output channels `o..o + N * LANES`.
         ///
         /// # Safety
         /// As [`body`]; `o + N * LANES <= cpad(cout)`.
         #[inline(always)]
-        unsafe fn pixel<S: Simd, const N: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize) {
+        unsafe fn row<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, o: usize, ox0: usize, ox1: usize) {
+            // SAFETY: forwarded; strips only cover columns whose windows are inside the input.
+            unsafe {
+                for ox in 0..ox0 {
+                    strip::<S, N, 1>(p, d, oy, ox, o, false, 0);
+                }
+                let mut ox = ox0;
+                while ox + P <= ox1 {
+                    strip::<S, N, P>(p, d, oy, ox, o, true, 0);
+                    ox += P;
+                }
+                if ox < ox1 && ox1 - ox0 >= P {
+                    // The rest as one strip that ends at ox1, storing only the new pixels.
+                    strip::<S, N, P>(p, d, oy, ox1 - P, o, true, P - (ox1 - ox));
+                    ox = ox1;
+                }
+                while ox < d.ow {
+                    strip::<S, N, 1>(p, d, oy, ox, o, ox < ox1, 0);
+                    ox += 1;
+                }
+            }
+        }
+
+        /// Most `kw * cin` combinations a strip handles with a table of input offsets; wider
+        /// kernels fall back to nested loops.
+        const MAX_TAPS: usize = 64;
+
+        /// Output pixels `ox..ox + P` of row `oy`, channels `o..o + N * LANES`, storing pixels
+        /// from `ox + skip` on. With `inside`, every column tap is inside the input; else each is
+        /// checked (then `P == 1`).
+        ///
+        /// For each kernel row the `(kx, input channel)` pairs are one flat loop: the weights of a
+        /// kernel row are contiguous in the packed layout, and a small table holds the input
+        /// offsets, so a 3x3 stem over 3 channels runs 9 iterations of `P * N` multiply-adds.
+        ///
+        /// # Safety
+        /// As [`body`]; `o + N * LANES <= cpad(cout)`.
+        #[inline(always)]
+        unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize, inside: bool, skip: usize) {
             let cp = cpad(d.cout);
             let ky0 = d.pt.saturating_sub(oy * d.sh);
             let ky1 = d.kh.min((d.h + d.pt).saturating_sub(oy * d.sh));
-            let kx0 = d.pl.saturating_sub(ox * d.sw);
-            let kx1 = d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw));
-            let at = oy * d.ow + ox;
-            // SAFETY: only taps inside the input are read (ky0..ky1, kx0..kx1); weights are read
-            // below `cpad(cout)` (caller's bound); outputs are masked at `cout`.
+            let (kx0, kx1) = if inside {
+                (0, d.kw)
+            } else {
+                (d.pl.saturating_sub(ox * d.sw), d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw)))
+            };
+            let pstep = d.sw * d.x.ps;
+            let taps = (kx1 - kx0) * d.cin;
+            let mut table = [0usize; MAX_TAPS];
+            if taps <= MAX_TAPS {
+                for kx in kx0..kx1 {
+                    for i in 0..d.cin {
+                        table[(kx - kx0) * d.cin + i] = kx * d.x.ps + i * d.x.cs;
+                    }
+                }
+            }
+            // SAFETY: only taps inside the input are read (rows ky0..ky1; columns kx0..kx1, which
+            // cover the whole window for every pixel of an inside strip); weights are read below
+            // `cpad(cout)` (caller's bound); outputs are masked at `cout`.
             unsafe {
-                let mut acc = [S::zero(); N];
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+                let mut acc = [[S::zero(); N]; P];
+                for v in 0..N {
+                    let b = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+                    for a in acc.iter_mut() {
+                        a[v] = b;
+                    }
                 }
                 for ky in ky0..ky1 {
                     let iy = oy * d.sh + ky - d.pt;
-                    for kx in kx0..kx1 {
-                        let ix = ox * d.sw + kx - d.pl;
-                        let xp = p.x.add(iy * d.x.rs + ix * d.x.ps);
-                        let wp = p.w.add((ky * d.kw + kx) * d.cin * cp + o);
-                        for i in 0..d.cin {
-                            let xv = S::splat(*xp.add(i * d.x.cs));
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                *a = S::fma(xv, S::load(wp.add(i * cp + v * S::LANES)), *a);
+                    // Input pixel of tap column 0 (`ox * sw - pl` may be negative at the edge, so
+                    // the column offset is added per tap instead).
+                    let xrow = p.x.add(iy * d.x.rs);
+                    let x0 = ox * d.sw;
+                    let wrow = p.w.add((ky * d.kw + kx0) * d.cin * cp + o);
+                    if taps <= MAX_TAPS {
+                        for (t, &off) in table.iter().enumerate().take(taps) {
+                            let xp = xrow.add((x0 - d.pl) * d.x.ps + off);
+                            let wp = wrow.add(t * cp);
+                            let mut wv = [S::zero(); N];
+                            for (v, w) in wv.iter_mut().enumerate() {
+                                *w = S::load(wp.add(v * S::LANES));
+                            }
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                let xv = S::splat(*xp.add(j * pstep));
+                                for v in 0..N {
+                                    a[v] = S::fma(xv, wv[v], a[v]);
+                                }
+                            }
+                        }
+                    } else {
+                        for kx in kx0..kx1 {
+                            let xp = xrow.add((x0 + kx - d.pl) * d.x.ps);
+                            for i in 0..d.cin {
+                                let wp = wrow.add(((kx - kx0) * d.cin + i) * cp);
+                                let mut wv = [S::zero(); N];
+                                for (v, w) in wv.iter_mut().enumerate() {
+                                    *w = S::load(wp.add(v * S::LANES));
+                                }
+                                for (j, a) in acc.iter_mut().enumerate() {
+                                    let xv = S::splat(*xp.add(i * d.x.cs + j * pstep));
+                                    for v in 0..N {
+                                        a[v] = S::fma(xv, wv[v], a[v]);
+                                    }
+                                }
                             }
                         }
                     }
                 }
-                for (v, &a) in acc.iter().enumerate() {
-                    let col = o + v * S::LANES;
-                    if col >= d.cout {
-                        break;
+                let ep = Ep::<S>::new(d.act);
+                for (j, a) in acc.iter().enumerate().skip(skip) {
+                    let at = oy * d.ow + ox + j;
+                    for v in 0..N {
+                        let col = o + v * S::LANES;
+                        if col < d.cout {
+                            let lanes = (d.cout - col).min(S::LANES);
+                            let mut y = ep.apply(a[v]);
+                            if !p.r.is_null() {
+                                y = S::add(y, S::load_n(p.r.add(at * d.residual.map_or(0, |r| r.ld) + col), lanes));
+                            }
+                            S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
+                        }
                     }
-                    let lanes = (d.cout - col).min(S::LANES);
-                    let mut y = S::act(a, d.act);
-                    if !p.r.is_null() {
-                        y = S::add(y, S::load_n(p.r.add(at * d.residual.unwrap().ld + col), lanes));
-                    }
-                    S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
                 }
             }
         }
@@ -2362,6 +2679,8 @@ mod rt {
         //! Pooling over NHWC pixels.
         //!
         //! Global average pooling: `y[c] = (1 / P) * sum_p x[p][c]` over the `P` pixels of one image.
+        //! Average pooling without padding: `y[oy][ox][c] = mean of x[oy*sh + i][ox*sw + j][c]` over
+        //! the `kh x kw` window (GhostNetV2's 2x2 stride-2 pool before the attention branch).
 
         use super::gemm::View;
         use super::isa::{extent, Arena, Isa, Part};
@@ -2449,6 +2768,108 @@ mod rt {
                     }
                     S::store_n(y.add(ch), S::mul(S::add(a0, a1), S::splat(inv)), lanes);
                     ch += S::LANES;
+                }
+            }
+        }
+
+        /// Average pooling of one image, windows inside the input (no padding).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct AvgPool {
+            pub h: usize,
+            pub w: usize,
+            pub c: usize,
+            pub oh: usize,
+            pub ow: usize,
+            pub kh: usize,
+            pub kw: usize,
+            pub sh: usize,
+            pub sw: usize,
+            pub x: View,
+            pub y: View,
+        }
+
+        fn pool_pointers(arena: &Arena<'_>, a: &AvgPool) -> (*const f32, *mut f32) {
+            assert!(a.kh > 0 && a.kw > 0 && a.sh > 0 && a.sw > 0, "pool window and strides must be positive");
+            let fits = |o: usize, s: usize, k: usize, n: usize| o == 0 || (o - 1) * s + k <= n;
+            assert!(fits(a.oh, a.sh, a.kh, a.h) && fits(a.ow, a.sw, a.kw, a.w), "pool windows leave the input");
+            (arena.at(a.x.off, extent(a.h * a.w, a.x.ld, a.c)), arena.at(a.y.off, extent(a.oh * a.ow, a.y.ld, a.c)))
+        }
+
+        /// Runs part `part` (a range of output rows) of `a` on tier `isa`.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena.
+        pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
+            match isa {
+                Isa::Scalar => avg_scalar(arena, a, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_avgpool_f32_8c(arena, a, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { super::x86::avx512_avgpool_f32_16c(arena, a, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_avgpool_f32_4c(arena, a, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
+        /// The reference.
+        pub fn avg_scalar(arena: Arena<'_>, a: &AvgPool, part: Part) {
+            let (x, y) = pool_pointers(&arena, a);
+            let inv = 1.0 / (a.kh * a.kw) as f32;
+            // SAFETY: ranges checked by `pool_pointers`; this part writes only its rows.
+            unsafe {
+                for oy in part.range(a.oh, 1) {
+                    for ox in 0..a.ow {
+                        for ch in 0..a.c {
+                            let mut s = 0f32;
+                            for i in 0..a.kh {
+                                for j in 0..a.kw {
+                                    s += *x.add(((oy * a.sh + i) * a.w + ox * a.sw + j) * a.x.ld + ch);
+                                }
+                            }
+                            *y.add((oy * a.ow + ox) * a.y.ld + ch) = s * inv;
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The SIMD body: channel vectors, window summed tap by tap.
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        pub(super) unsafe fn avg_body<S: Simd>(arena: Arena<'_>, a: &AvgPool, part: Part) {
+            let (x, y) = pool_pointers(&arena, a);
+            let inv = 1.0 / (a.kh * a.kw) as f32;
+            // SAFETY: ranges checked by `pool_pointers`; channel tails are masked.
+            unsafe {
+                let scale = S::splat(inv);
+                for oy in part.range(a.oh, 1) {
+                    for ox in 0..a.ow {
+                        let mut ch = 0;
+                        while ch < a.c {
+                            let lanes = (a.c - ch).min(S::LANES);
+                            let mut s = S::zero();
+                            for i in 0..a.kh {
+                                for j in 0..a.kw {
+                                    s = S::add(s, S::load_n(x.add(((oy * a.sh + i) * a.w + ox * a.sw + j) * a.x.ld + ch), lanes));
+                                }
+                            }
+                            S::store_n(y.add((oy * a.ow + ox) * a.y.ld + ch), S::mul(s, scale), lanes);
+                            ch += S::LANES;
+                        }
+                    }
                 }
             }
         }
@@ -2558,7 +2979,7 @@ mod rt {
         use super::gemm::{self, Gemm};
         use super::isa::{Act, Arena, Isa, Part};
         use super::ops::{self, BinOp, Mat};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
 
         /// A sense-reversing spin barrier for a fixed number of threads. Waiting makes every
         /// write before the barrier (in any thread) visible after it.
@@ -2637,6 +3058,11 @@ mod rt {
                 self.sync();
             }
 
+            pub fn avg_pool(&self, a: &AvgPool) {
+                pool::avg_pool(self.isa, self.arena, a, self.part);
+                self.sync();
+            }
+
             #[allow(clippy::too_many_arguments)]
             pub fn binary(&self, op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
                 ops::binary(self.arena, op, a, b, y, rows, cols, act, self.part);
@@ -2670,7 +3096,7 @@ mod rt {
         use super::dwconv::{self, Depthwise};
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
         use super::simd::Simd;
 
         /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
@@ -2885,6 +3311,8 @@ mod rt {
             "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx512, 4>(a, i, w, d, p);
             "avx2,fma" => avx2_gap_f32_8c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx2>(a, g, p);
             "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
+            "avx2,fma" => avx2_avgpool_f32_8c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx2>(a, q, p);
+            "avx512f" => avx512_avgpool_f32_16c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx512>(a, q, p);
         }
     }
     pub mod neon {
@@ -2897,7 +3325,7 @@ mod rt {
         use super::dwconv::{self, Depthwise};
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
         use super::simd::Simd;
 
         /// The NEON tier.
@@ -3002,6 +3430,14 @@ mod rt {
         pub(super) unsafe fn neon_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) {
             // SAFETY: NEON is enabled for this function.
             unsafe { pool::body::<Neon>(a, g, p) }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { pool::avg_body::<Neon>(a, q, p) }
         }
     }
     pub mod detect {

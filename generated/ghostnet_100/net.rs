@@ -100,6 +100,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -119,6 +120,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             y: View { off: 8, ld: 16 },
             weights: 592,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -135,6 +137,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             residual: Some(View { off: 602112, ld: 16 }),
             raw: Some(View { off: 200704, ld: 8 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -154,6 +157,7 @@ fn blocks_0_0(c: &Ctx<'_>) {
             y: View { off: 602120, ld: 16 },
             weights: 896,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 602120, ld: 16 }),
         },
     );
@@ -173,6 +177,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -192,6 +197,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 24, ld: 48 },
             weights: 1472,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -212,6 +218,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 802816, ld: 48 },
             weights: 1792,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -228,6 +235,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -247,6 +255,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 225804, ld: 24 },
             weights: 2864,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -267,6 +276,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             y: View { off: 0, ld: 16 },
             weights: 3024,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -283,6 +293,7 @@ fn blocks_1_0(c: &Ctx<'_>) {
             residual: Some(View { off: 225792, ld: 24 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -301,6 +312,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -320,6 +332,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             y: View { off: 36, ld: 72 },
             weights: 4512,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -336,6 +349,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             residual: Some(View { off: 225792, ld: 24 }),
             raw: Some(View { off: 376320, ld: 12 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -355,6 +369,7 @@ fn blocks_2_0(c: &Ctx<'_>) {
             y: View { off: 301068, ld: 24 },
             weights: 5872,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 225804, ld: 24 }),
         },
     );
@@ -374,6 +389,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -393,6 +409,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 36, ld: 72 },
             weights: 6944,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -413,6 +430,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 225792, ld: 72 },
             weights: 7424,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -437,6 +455,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -455,6 +474,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -470,6 +490,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: Some(0),
+            gate: None,
         },
     );
     c.depthwise(
@@ -489,6 +510,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 94100, ld: 40 },
             weights: 13968,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -509,6 +531,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             y: View { off: 0, ld: 24 },
             weights: 14288,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -525,6 +548,7 @@ fn blocks_3_0(c: &Ctx<'_>) {
             residual: Some(View { off: 94080, ld: 40 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -543,6 +567,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -562,6 +587,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             y: View { off: 60, ld: 120 },
             weights: 18592,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -586,6 +612,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -604,6 +631,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -619,6 +647,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             residual: Some(View { off: 94080, ld: 40 }),
             raw: Some(View { off: 125440, ld: 20 }),
             scale: Some(141120),
+            gate: None,
         },
     );
     c.depthwise(
@@ -638,6 +667,7 @@ fn blocks_4_0(c: &Ctx<'_>) {
             y: View { off: 235220, ld: 40 },
             weights: 29504,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 94100, ld: 40 }),
         },
     );
@@ -657,6 +687,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -676,6 +707,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 120, ld: 240 },
             weights: 34752,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -696,6 +728,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 188160, ld: 240 },
             weights: 36032,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -712,6 +745,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -731,6 +765,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 39240, ld: 80 },
             weights: 48080,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -751,6 +786,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             y: View { off: 0, ld: 40 },
             weights: 48560,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -767,6 +803,7 @@ fn blocks_5_0(c: &Ctx<'_>) {
             residual: Some(View { off: 39200, ld: 80 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -785,6 +822,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -804,6 +842,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             y: View { off: 100, ld: 200 },
             weights: 60432,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -820,6 +859,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             residual: Some(View { off: 39200, ld: 80 }),
             raw: Some(View { off: 70560, ld: 40 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -839,6 +879,7 @@ fn blocks_6_0(c: &Ctx<'_>) {
             y: View { off: 54920, ld: 80 },
             weights: 69600,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 39240, ld: 80 }),
         },
     );
@@ -858,6 +899,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -877,6 +919,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             y: View { off: 92, ld: 184 },
             weights: 77536,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -893,6 +936,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             residual: Some(View { off: 54880, ld: 80 }),
             raw: Some(View { off: 36064, ld: 40 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -912,6 +956,7 @@ fn blocks_6_1(c: &Ctx<'_>) {
             y: View { off: 54920, ld: 80 },
             weights: 85904,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 54920, ld: 80 }),
         },
     );
@@ -931,6 +976,7 @@ fn blocks_6_2(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -950,6 +996,7 @@ fn blocks_6_2(c: &Ctx<'_>) {
             y: View { off: 92, ld: 184 },
             weights: 93840,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -966,6 +1013,7 @@ fn blocks_6_2(c: &Ctx<'_>) {
             residual: Some(View { off: 54880, ld: 80 }),
             raw: Some(View { off: 36064, ld: 40 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -985,6 +1033,7 @@ fn blocks_6_2(c: &Ctx<'_>) {
             y: View { off: 94120, ld: 80 },
             weights: 102208,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 54920, ld: 80 }),
         },
     );
@@ -1004,6 +1053,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1023,6 +1073,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             y: View { off: 240, ld: 480 },
             weights: 122128,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1047,6 +1098,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1065,6 +1117,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1080,6 +1133,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: Some(109760),
+            gate: None,
         },
     );
     c.depthwise(
@@ -1099,6 +1153,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             y: View { off: 131768, ld: 112 },
             weights: 267280,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -1119,6 +1174,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             y: View { off: 0, ld: 80 },
             weights: 267920,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -1135,6 +1191,7 @@ fn blocks_6_3(c: &Ctx<'_>) {
             residual: Some(View { off: 131712, ld: 112 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -1153,6 +1210,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1172,6 +1230,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             y: View { off: 336, ld: 672 },
             weights: 315760,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1196,6 +1255,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1214,6 +1274,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1229,6 +1290,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             residual: Some(View { off: 131712, ld: 112 }),
             raw: Some(View { off: 153664, ld: 56 }),
             scale: Some(186592),
+            gate: None,
         },
     );
     c.depthwise(
@@ -1248,6 +1310,7 @@ fn blocks_6_4(c: &Ctx<'_>) {
             y: View { off: 164696, ld: 112 },
             weights: 583456,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 131768, ld: 112 }),
         },
     );
@@ -1267,6 +1330,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1286,6 +1350,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             y: View { off: 336, ld: 672 },
             weights: 622064,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1306,6 +1371,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             y: View { off: 131712, ld: 672 },
             weights: 625424,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -1330,6 +1396,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1348,6 +1415,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1363,6 +1431,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: Some(0),
+            gate: None,
         },
     );
     c.depthwise(
@@ -1382,6 +1451,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             y: View { off: 47120, ld: 160 },
             weights: 923376,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -1402,6 +1472,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             y: View { off: 0, ld: 112 },
             weights: 924176,
             act: Act::None,
+            gate: None,
             residual: None,
         },
     );
@@ -1418,6 +1489,7 @@ fn blocks_7_0(c: &Ctx<'_>) {
             residual: Some(View { off: 47040, ld: 160 }),
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -1436,6 +1508,7 @@ fn blocks_8_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1455,6 +1528,7 @@ fn blocks_8_0(c: &Ctx<'_>) {
             y: View { off: 480, ld: 960 },
             weights: 1022448,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1471,6 +1545,7 @@ fn blocks_8_0(c: &Ctx<'_>) {
             residual: Some(View { off: 47040, ld: 160 }),
             raw: Some(View { off: 62720, ld: 80 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1490,6 +1565,7 @@ fn blocks_8_0(c: &Ctx<'_>) {
             y: View { off: 54960, ld: 160 },
             weights: 1104128,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 47120, ld: 160 }),
         },
     );
@@ -1509,6 +1585,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1528,6 +1605,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             y: View { off: 480, ld: 960 },
             weights: 1182208,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1552,6 +1630,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1570,6 +1649,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1585,6 +1665,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             residual: Some(View { off: 54880, ld: 160 }),
             raw: Some(View { off: 47040, ld: 80 }),
             scale: Some(50960),
+            gate: None,
         },
     );
     c.depthwise(
@@ -1604,6 +1685,7 @@ fn blocks_8_1(c: &Ctx<'_>) {
             y: View { off: 54960, ld: 160 },
             weights: 1725888,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 54960, ld: 160 }),
         },
     );
@@ -1623,6 +1705,7 @@ fn blocks_8_2(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1642,6 +1725,7 @@ fn blocks_8_2(c: &Ctx<'_>) {
             y: View { off: 480, ld: 960 },
             weights: 1803968,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1658,6 +1742,7 @@ fn blocks_8_2(c: &Ctx<'_>) {
             residual: Some(View { off: 54880, ld: 160 }),
             raw: Some(View { off: 62720, ld: 80 }),
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1677,6 +1762,7 @@ fn blocks_8_2(c: &Ctx<'_>) {
             y: View { off: 47120, ld: 160 },
             weights: 1885648,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 54960, ld: 160 }),
         },
     );
@@ -1696,6 +1782,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.depthwise(
@@ -1715,6 +1802,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             y: View { off: 480, ld: 960 },
             weights: 1963728,
             act: Act::Relu,
+            gate: None,
             residual: None,
         },
     );
@@ -1739,6 +1827,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1757,6 +1846,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1772,6 +1862,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             residual: Some(View { off: 47040, ld: 160 }),
             raw: Some(View { off: 54880, ld: 80 }),
             scale: Some(58800),
+            gate: None,
         },
     );
     c.depthwise(
@@ -1791,6 +1882,7 @@ fn blocks_8_3(c: &Ctx<'_>) {
             y: View { off: 47120, ld: 160 },
             weights: 2507408,
             act: Act::None,
+            gate: None,
             residual: Some(View { off: 47120, ld: 160 }),
         },
     );
@@ -1810,6 +1902,7 @@ fn blocks_9_0(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.global_avg(
@@ -1836,6 +1929,7 @@ fn head(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
     c.gemm(
@@ -1851,6 +1945,7 @@ fn head(c: &Ctx<'_>) {
             residual: None,
             raw: None,
             scale: None,
+            gate: None,
         },
     );
 }
@@ -2245,30 +2340,59 @@ mod rt {
                 // SAFETY: forwarded contract: `n` writable values at `p`, tier supported.
                 unsafe { if n >= Self::LANES { Self::store(p, v) } else { Self::store_part(p, v, n) } }
             }
+        }
 
-            /// The activation applied lane by lane.
+        /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
+        /// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid, used only
+        /// on the small GhostNetV2 gate maps, takes a cold scalar path.
+        #[derive(Clone, Copy)]
+        pub(super) struct Ep<S: Simd> {
+            mul: S::V,
+            add: S::V,
+            lo: S::V,
+            hi: S::V,
+            sigmoid: bool,
+        }
+
+        impl<S: Simd> Ep<S> {
+            /// # Safety
+            /// The CPU supports `S`'s tier.
             #[inline(always)]
-            unsafe fn act(v: Self::V, act: Act) -> Self::V {
-                // SAFETY: the tier is supported (trait contract); the scratch array holds LANES values.
+            pub(super) unsafe fn new(act: Act) -> Self {
+                let (mul, add, lo, hi) = match act {
+                    Act::None | Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY),
+                    Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY),
+                    Act::Clip { min, max } => (1.0, 0.0, min, max),
+                    Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0),
+                };
+                // SAFETY: the tier is supported (our contract).
                 unsafe {
-                    match act {
-                        Act::None => v,
-                        Act::Relu => Self::max(v, Self::zero()),
-                        Act::Clip { min, max } => Self::min(Self::max(v, Self::splat(min)), Self::splat(max)),
-                        Act::HardSigmoid { alpha, beta } => {
-                            let y = Self::fma(v, Self::splat(alpha), Self::splat(beta));
-                            Self::min(Self::max(y, Self::zero()), Self::splat(1.0))
-                        }
-                        Act::Sigmoid => {
-                            let mut lanes = [0f32; 16];
-                            Self::store(lanes.as_mut_ptr(), v);
-                            for x in &mut lanes[..Self::LANES] {
-                                *x = act.apply(*x);
-                            }
-                            Self::load(lanes.as_ptr())
-                        }
-                    }
+                    Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), sigmoid: act == Act::Sigmoid }
                 }
+            }
+
+            /// # Safety
+            /// The CPU supports `S`'s tier.
+            #[inline(always)]
+            pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
+                // SAFETY: the tier is supported (our contract); `t` holds 16 >= LANES values.
+                unsafe {
+                    if self.sigmoid {
+                        let mut t = [0f32; 16];
+                        S::store(t.as_mut_ptr(), v);
+                        sigmoid_lanes(&mut t[..S::LANES]);
+                        return S::load(t.as_ptr());
+                    }
+                    S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
+                }
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn sigmoid_lanes(x: &mut [f32]) {
+            for v in x {
+                *v = Act::Sigmoid.apply(*v);
             }
         }
     }
@@ -2280,15 +2404,16 @@ mod rt {
         //! where `A` and `C` live in the arena with row strides `lda` and `ldc` (a row is a pixel;
         //! the stride is the channel count of the buffer, so `C` may be a channel slice of a wider
         //! tensor), `B` is packed at compile time ([`pack`]), `s` is the optional squeeze-excite
-        //! gate applied to `B`'s rows, and `R` the optional residual. With `raw`, the value before
-        //! the residual is also stored there.
+        //! gate applied to `B`'s rows, and `R` the optional residual. An optional [`Gate`]
+        //! multiplies each row before the residual is added; with `raw`, the value after the
+        //! activation (before gate and residual) is also stored there.
         //!
         //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
         //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
         //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Width of a full panel of packed `B`.
         pub const PANEL: usize = 16;
@@ -2298,6 +2423,34 @@ mod rt {
         pub struct View {
             pub off: usize,
             pub ld: usize,
+        }
+
+        /// A gate multiplied into an output as it is written (GhostNetV2's attention): output
+        /// pixel `(y, x)` of an `oh x ow` map is scaled by pixel
+        /// `(floor(y * h / oh), floor(x * w / ow))` of the `h x w` gate, channel for channel. The
+        /// gate's pixels are `ld` apart from `off` (which includes the channel offset).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Gate {
+            pub off: usize,
+            pub ld: usize,
+            pub h: usize,
+            pub w: usize,
+            pub oh: usize,
+            pub ow: usize,
+        }
+
+        impl Gate {
+            /// Offset of the gate values for output pixel `p` (`y * ow + x`).
+            #[inline(always)]
+            pub fn at(&self, p: usize) -> usize {
+                let (y, x) = (p / self.ow, p % self.ow);
+                self.off + ((y * self.h / self.oh).min(self.h - 1) * self.w + (x * self.w / self.ow).min(self.w - 1)) * self.ld
+            }
+
+            /// Elements of the gate `cols` channels wide.
+            pub fn extent(&self, cols: usize) -> usize {
+                extent(self.h * self.w, self.ld, cols)
+            }
         }
 
         /// One matrix product.
@@ -2319,6 +2472,9 @@ mod rt {
             pub raw: Option<View>,
             /// Arena offset of `s[k]`, scaling `B`'s rows (the squeeze-excite gate).
             pub scale: Option<usize>,
+            /// Multiplies each row (a pixel of an `oh x ow` map) after the activation, before the
+            /// residual; `raw` gets the value before it.
+            pub gate: Option<Gate>,
         }
 
         /// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
@@ -2373,6 +2529,10 @@ mod rt {
             let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
             assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
             let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
+            if let Some(gate) = g.gate {
+                assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
+                arena.at(gate.off, gate.extent(g.n));
+            }
             [
                 arena.at(g.a.off, extent(g.m, g.a.ld, g.k)),
                 arena.at(g.c.off, extent(g.m, g.c.ld, g.n)),
@@ -2429,8 +2589,9 @@ mod rt {
                         if !raw.is_null() {
                             *(raw as *mut f32).add(i * g.raw.unwrap().ld + j) = v;
                         }
+                        let gv = g.gate.map_or(1.0, |gt| *arena.at(gt.at(i) + j, 1));
                         let r = if res.is_null() { 0.0 } else { *res.add(i * g.residual.unwrap().ld + j) };
-                        *(c as *mut f32).add(i * g.c.ld + j) = v + r;
+                        *(c as *mut f32).add(i * g.c.ld + j) = v * gv + r;
                     }
                 }
             }
@@ -2455,12 +2616,15 @@ mod rt {
         #[inline(always)]
         pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
             let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
-            let group = NV * S::LANES;
+            // One row (a matrix-vector product) is bound by reading B: four B streams at once.
+            let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
             if rows.is_empty() || cols.is_empty() {
                 return;
             }
             let full = g.n / PANEL * PANEL;
+            // SAFETY: the tier is supported (our contract).
+            let ep = unsafe { Ep::<S>::new(g.act) };
             let out = Out {
                 c: c as *mut f32,
                 ldc: g.c.ld,
@@ -2468,39 +2632,44 @@ mod rt {
                 ldr: g.residual.map_or(0, |v| v.ld),
                 raw: raw as *mut f32,
                 ldw: g.raw.map_or(0, |v| v.ld),
-                act: g.act,
+                base: arena.at(0, 0),
+                gate: g.gate,
             };
             // Column chunks: groups of NV vectors over full panels, then what is left of the full
             // panels, then the tail panel.
             let mut j = cols.start;
             while j < cols.end {
-                let (width, stride, bcol) = if j + group <= full.min(cols.end) {
-                    (group, PANEL, j)
-                } else if j < full {
-                    ((full.min(cols.end) - j).min(group), PANEL, j)
-                } else {
-                    (cols.end - j, tail_width(g.n), j)
-                };
-                let bptr = |col: usize| -> *const f32 {
-                    let panel = col / PANEL;
-                    // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
-                    unsafe {
-                        if col < full { b.add(panel * PANEL * g.k + col % PANEL) } else { b.add(full * g.k + col % PANEL) }
-                    }
-                };
+                // A chunk of up to `group` columns; its vectors may come from full panels (rows
+                // PANEL apart) and the tail panel (rows `tail_width(n)` apart) alike. A vector never
+                // straddles the two: `full` is a multiple of PANEL, itself a multiple of LANES.
+                let width = group.min(cols.end - j);
                 let nvec = width.div_ceil(S::LANES);
                 let last = width - (nvec - 1) * S::LANES;
                 let mut bp = [core::ptr::null(); 4];
-                for (v, p) in bp.iter_mut().enumerate().take(nvec) {
-                    *p = bptr(bcol + v * S::LANES);
+                let mut bstride = [0; 4];
+                for v in 0..nvec {
+                    let col = j + v * S::LANES;
+                    // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
+                    unsafe {
+                        if col < full {
+                            bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                            bstride[v] = PANEL;
+                        } else {
+                            bp[v] = b.add(full * g.k + col % PANEL);
+                            bstride[v] = tail_width(g.n);
+                        }
+                    }
                 }
                 let mut i = rows.start;
                 while i < rows.end {
                     let left = rows.end - i;
-                    let t = Tile { k: g.k, a, lda: g.a.ld, row: i, bp, bstride: stride, scale, bias: bias.wrapping_add(j), col: j, last };
+                    let t = Tile { ep, k: g.k, a, lda: g.a.ld, row: i, bp, bstride, scale, bias: bias.wrapping_add(j), col: j, last };
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
-                        if g.m == 1 || left < 3 {
+                        if g.m == 1 {
+                            dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            i += 1;
+                        } else if left < 3 {
                             dispatch::<S, 1, NV>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < MR / 2 {
@@ -2526,17 +2695,21 @@ mod rt {
             ldr: usize,
             raw: *mut f32,
             ldw: usize,
-            act: Act,
+            /// The arena base, for gate lookups.
+            base: *const f32,
+            gate: Option<Gate>,
         }
 
         /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
-        struct Tile {
+        struct Tile<S: Simd> {
+            ep: Ep<S>,
             k: usize,
             a: *const f32,
             lda: usize,
             row: usize,
             bp: [*const f32; 4],
-            bstride: usize,
+            /// Distance between consecutive rows of each B vector.
+            bstride: [usize; 4],
             scale: *const f32,
             bias: *const f32,
             col: usize,
@@ -2549,7 +2722,7 @@ mod rt {
         /// # Safety
         /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
         #[inline(always)]
-        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile, rows: usize, nvec: usize, o: &Out) {
+        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
             let scaled = !t.scale.is_null();
             // SAFETY: forwarded contract.
             unsafe {
@@ -2569,10 +2742,14 @@ mod rt {
         /// The microkernel: `MR x NV` accumulators over the whole `k`, then the epilogue for the
         /// first `rows` rows. Rows past `rows` read row `rows - 1` and are not stored.
         ///
+        /// Every loop over registers has a constant trip count (`MR`, `NV`), so that LLVM unrolls
+        /// it and keeps the accumulators in registers; a loop bounded by `rows` would index the
+        /// accumulator array dynamically and force it into memory.
+        ///
         /// # Safety
         /// As [`dispatch`].
         #[inline(always)]
-        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile, rows: usize, o: &Out) {
+        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
             // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
             // this chunk (checked by the driver); the tier is supported.
             unsafe {
@@ -2580,16 +2757,21 @@ mod rt {
                 for (r, p) in ap.iter_mut().enumerate() {
                     *p = t.a.add((t.row + r.min(rows - 1)) * t.lda);
                 }
+                let mut bp = [t.bp[0]; NV];
+                bp.copy_from_slice(&t.bp[..NV]);
+                let mut bstride = [0; NV];
+                bstride.copy_from_slice(&t.bstride[..NV]);
+                let (last, scale) = (t.last, t.scale);
                 let mut acc = [[S::zero(); NV]; MR];
-                let partial = t.last < S::LANES;
+                let partial = last < S::LANES;
                 for p in 0..t.k {
                     let mut bv = [S::zero(); NV];
                     for v in 0..NV {
-                        let q = t.bp[v].add(p * t.bstride);
-                        bv[v] = if v == NV - 1 && partial { S::load_part(q, t.last) } else { S::load(q) };
+                        let q = bp[v].add(p * bstride[v]);
+                        bv[v] = if v == NV - 1 && partial { S::load_part(q, last) } else { S::load(q) };
                     }
                     if SCALE {
-                        let s = S::splat(*t.scale.add(p));
+                        let s = S::splat(*scale.add(p));
                         for b in &mut bv {
                             *b = S::mul(*b, s);
                         }
@@ -2601,15 +2783,24 @@ mod rt {
                         }
                     }
                 }
-                for (r, row) in acc.iter().enumerate().take(rows) {
+                let mut bias = [S::zero(); NV];
+                for v in 0..NV {
+                    bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+                }
+                for r in 0..MR {
+                    if r >= rows {
+                        break;
+                    }
                     let i = t.row + r;
-                    for (v, &x) in row.iter().enumerate() {
-                        let lanes = if v == NV - 1 { t.last } else { S::LANES };
+                    for v in 0..NV {
+                        let lanes = if v == NV - 1 { last } else { S::LANES };
                         let col = t.col + v * S::LANES;
-                        let mut y = S::add(x, S::load_n(t.bias.add(v * S::LANES), lanes));
-                        y = S::act(y, o.act);
+                        let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
                         if !o.raw.is_null() {
                             S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
+                        }
+                        if let Some(gate) = o.gate {
+                            y = S::mul(y, S::load_n(o.base.add(gate.at(i) + col), lanes));
                         }
                         if !o.res.is_null() {
                             y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
@@ -2631,9 +2822,9 @@ mod rt {
         //! Packed weights: `kh * kw` rows of `cpad` values (`c` rounded up to [`CPAD`], zero
         //! padded), then `bias[cpad]`. Vector loads of weights never need a mask.
 
-        use super::gemm::View;
+        use super::gemm::{Gate, View};
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Channel padding of packed depthwise weights (the widest vector).
         pub const CPAD: usize = 16;
@@ -2658,6 +2849,8 @@ mod rt {
             /// Offset of the packed weights and bias.
             pub weights: usize,
             pub act: Act,
+            /// Multiplies each output pixel after the activation, before the residual.
+            pub gate: Option<Gate>,
             pub residual: Option<View>,
         }
 
@@ -2691,13 +2884,20 @@ mod rt {
             y: *mut f32,
             r: *const f32,
             w: *const f32,
+            /// The arena base, for gate lookups.
+            base: *const f32,
         }
 
         fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
             let wl = packed_len(d.c, d.kh * d.kw);
             assert!(d.weights.checked_add(wl).is_some_and(|e| e <= weights.len()), "depthwise weights outside the blob");
             assert!(d.sh > 0 && d.sw > 0 && d.kh > 0 && d.kw > 0, "depthwise kernel and strides must be positive");
+            if let Some(g) = d.gate {
+                assert!(g.h > 0 && g.w > 0 && g.oh == d.oh && g.ow == d.ow, "gate map does not match the output");
+                arena.at(g.off, g.extent(d.c));
+            }
             Ptrs {
+                base: arena.at(0, 0),
                 x: arena.at(d.x.off, extent(d.h * d.w, d.x.ld, d.c)),
                 y: arena.at(d.y.off, extent(d.oh * d.ow, d.y.ld, d.c)),
                 r: d.residual.map_or(core::ptr::null(), |r| arena.at(r.off, extent(d.oh * d.ow, r.ld, d.c))),
@@ -2758,7 +2958,8 @@ mod rt {
                             }
                             let o = oy * d.ow + ox;
                             let r = if p.r.is_null() { 0.0 } else { *p.r.add(o * d.residual.unwrap().ld + ch) };
-                            *p.y.add(o * d.y.ld + ch) = d.act.apply(s) + r;
+                            let g = d.gate.map_or(1.0, |g| *p.base.add(g.at(o) + ch));
+                            *p.y.add(o * d.y.ld + ch) = d.act.apply(s) * g + r;
                         }
                     }
                 }
@@ -2775,6 +2976,7 @@ mod rt {
             // SAFETY: the tier is supported (our contract); the pointers were range-checked.
             unsafe {
                 match (d.kh, d.kw) {
+                    _ if d.sw > 2 => generic::<S>(&p, d, part),
                     (3, 3) => rows::<S, 3, 3>(&p, d, part),
                     (5, 5) => rows::<S, 5, 5>(&p, d, part),
                     (1, 5) => rows::<S, 1, 5>(&p, d, part),
@@ -2785,93 +2987,163 @@ mod rt {
         }
 
         /// A `KH x KW` depthwise convolution. For each output row and each channel vector, the
-        /// filter taps live in registers while the row is swept; interior pixels take a path with
-        /// no bounds checks.
+        /// filter taps live in registers while the row is swept in strips of `P` outputs; a strip
+        /// loads the input columns it shares once per tap row, so each feeds up to `KW`
+        /// multiply-adds of `P` independent chains. Strips at the left and right edges take
+        /// columns outside the input as zeros; there is no separate per-pixel border path.
+        ///
+        /// (No closures here or in the other bodies: a closure is a separate function that does
+        /// not inherit the wrapper's target features, so its intrinsics would not inline.)
         ///
         /// # Safety
         /// As [`body`], with `p` from `pointers(d)` and `(d.kh, d.kw) == (KH, KW)`.
         #[inline(always)]
         unsafe fn rows<S: Simd, const KH: usize, const KW: usize>(p: &Ptrs, d: &Depthwise, part: Part) {
             let cp = cpad(d.c);
-            let (ldx, ldy) = (d.x.ld, d.y.ld);
-            let ldr = d.residual.map_or(0, |r| r.ld);
-            // Output columns whose window lies inside the input: ox in [ox0, ox1).
-            let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
-            let ox1 = if d.w + d.pl >= KW { ((d.w + d.pl - KW) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
+            // Columns are swept in blocks narrow enough that the KH input rows of a block stay
+            // in L1 while every output row of the block is computed (a whole wide row of a
+            // many-channel tensor would not fit, and each input row is read KH times).
+            let line_bytes = (d.c * 4).div_ceil(64) * 64;
+            let block = (16 * 1024 / (KH * line_bytes * d.sw).max(1)).clamp(8, d.ow.max(8));
+            let rows = part.range(d.oh, 1);
             // SAFETY: every address is inside the ranges `pointers` checked: taps are read only
             // when inside the input, channels only below `d.c` (the last vector masked), and
             // weights below `cpad(c)`.
             unsafe {
-                for oy in part.range(d.oh, 1) {
-                    let iy0 = (oy * d.sh) as isize - d.pt as isize;
-                    let mut ch = 0;
-                    while ch < d.c {
-                        let lanes = (d.c - ch).min(S::LANES);
-                        let mut wv = [[S::zero(); KW]; KH];
-                        for (ky, row) in wv.iter_mut().enumerate() {
-                            for (kx, v) in row.iter_mut().enumerate() {
-                                *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
+                let mut bx = 0;
+                while bx < d.ow {
+                    let bx1 = (bx + block).min(d.ow);
+                    for oy in rows.clone() {
+                        let iy0 = (oy * d.sh) as isize - d.pt as isize;
+                        let ky0 = (-iy0).max(0) as usize;
+                        let ky1 = (d.h as isize - iy0).clamp(0, KH as isize) as usize;
+                        let mut ch = 0;
+                        while ch < d.c {
+                            let lanes = (d.c - ch).min(S::LANES);
+                            let mut wv = [[S::zero(); KW]; KH];
+                            for (ky, row) in wv.iter_mut().enumerate() {
+                                for (kx, v) in row.iter_mut().enumerate() {
+                                    *v = S::load(p.w.add((ky * KW + kx) * cp + ch));
+                                }
                             }
+                            let bias = S::load(p.w.add(KH * KW * cp + ch));
+                            let e = Edge { oy, iy0, ky0, ky1, ch, lanes, ep: Ep::<S>::new(d.act) };
+                            // Eight outputs per strip where registers allow (16-lane vectors, 32
+                            // registers), else four.
+                            let wide = S::LANES == 16 && KH * KW <= 9;
+                            match (d.sw, lanes == S::LANES, wide) {
+                                (1, true, true) => strips::<S, KH, KW, 1, 8, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, false, true) => strips::<S, KH, KW, 1, 8, false>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, true, false) => strips::<S, KH, KW, 1, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (1, false, false) => strips::<S, KH, KW, 1, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                                (2, true, _) => strips::<S, KH, KW, 2, 4, true>(p, d, &e, &wv, bias, bx, bx1),
+                                (2, false, _) => strips::<S, KH, KW, 2, 4, false>(p, d, &e, &wv, bias, bx, bx1),
+                                _ => unreachable!("strides above 2 take the generic path"),
+                            }
+                            ch += S::LANES;
                         }
-                        let bias = S::load(p.w.add(KH * KW * cp + ch));
-                        let row_ok = |ky: usize| {
-                            let iy = iy0 + ky as isize;
-                            iy >= 0 && iy < d.h as isize
-                        };
-                        let all_rows = (0..KH).all(row_ok);
-                        let store = |ox: usize, acc: S::V| {
-                            let o = oy * d.ow + ox;
-                            let mut v = S::act(acc, d.act);
-                            if !p.r.is_null() {
-                                v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
-                            }
-                            S::store_n(p.y.add(o * ldy + ch), v, lanes);
-                        };
-                        let border = |ox: usize| {
-                            let ix0 = (ox * d.sw) as isize - d.pl as isize;
-                            let mut acc = bias;
-                            for ky in 0..KH {
-                                if !row_ok(ky) {
-                                    continue;
-                                }
-                                let iy = (iy0 + ky as isize) as usize;
-                                for kx in 0..KW {
-                                    let ix = ix0 + kx as isize;
-                                    if ix >= 0 && ix < d.w as isize {
-                                        let xv = S::load_n(p.x.add((iy * d.w + ix as usize) * ldx + ch), lanes);
-                                        acc = S::fma(xv, wv[ky][kx], acc);
-                                    }
-                                }
-                            }
-                            store(ox, acc);
-                        };
-                        for ox in 0..ox0 {
-                            border(ox);
+                    }
+                    bx = bx1;
+                }
+            }
+        }
+
+        /// Output pixels `x0..x1` of one row and channel vector, `P` at a time (the last strip
+        /// overlaps the one before it and stores only its new pixels). Tap rows outside the input
+        /// (`e.ky0`, `e.ky1`) are skipped; columns outside it read as zeros. `FULL` says whether
+        /// all lanes are channels (else loads and stores are masked).
+        ///
+        /// # Safety
+        /// As [`rows`], with `d.sw == SW`.
+        #[inline(always)]
+        unsafe fn strips<S: Simd, const KH: usize, const KW: usize, const SW: usize, const P: usize, const FULL: bool>(
+            p: &Ptrs,
+            d: &Depthwise,
+            e: &Edge<S>,
+            wv: &[[S::V; KW]; KH],
+            bias: S::V,
+            x0: usize,
+            x1: usize,
+        ) {
+            let ldx = d.x.ld;
+            let span = (P - 1) * SW + KW;
+            let (w, pl) = (d.w as isize, d.pl as isize);
+            // SAFETY: columns are read only when inside the input (checked per column unless the
+            // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
+            // FULL; stores stay inside the output row.
+            unsafe {
+                let mut ox = x0;
+                while ox < x1 {
+                    let start = if ox + P <= x1 || x1 - x0 < P { ox } else { x1 - P };
+                    let ix0 = (start * SW) as isize - pl;
+                    let inside = ix0 >= 0 && ix0 + span as isize <= w;
+                    let mut acc = [bias; P];
+                    for ky in 0..KH {
+                        if ky < e.ky0 || ky >= e.ky1 {
+                            continue;
                         }
-                        if all_rows {
-                            let xrow = p.x.add((iy0 as usize * d.w) * ldx + ch);
-                            for ox in ox0..ox1 {
-                                let ix0 = ox * d.sw - d.pl;
-                                let mut acc = bias;
-                                for (ky, wrow) in wv.iter().enumerate() {
-                                    let xp = xrow.add((ky * d.w + ix0) * ldx);
-                                    for (kx, &w) in wrow.iter().enumerate() {
-                                        acc = S::fma(S::load_n(xp.add(kx * ldx), lanes), w, acc);
-                                    }
-                                }
-                                store(ox, acc);
+                        let xrow = p.x.add((e.iy0 + ky as isize) as usize * d.w * ldx + e.ch);
+                        let mut cols = [S::zero(); 24];
+                        if inside {
+                            let xp = xrow.add(ix0 as usize * ldx);
+                            for (c, v) in cols.iter_mut().enumerate().take(span) {
+                                let q = xp.add(c * ldx);
+                                *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
                             }
                         } else {
-                            for ox in ox0..ox1 {
-                                border(ox);
+                            for (c, v) in cols.iter_mut().enumerate().take(span) {
+                                let ix = ix0 + c as isize;
+                                if ix >= 0 && ix < w {
+                                    let q = xrow.add(ix as usize * ldx);
+                                    *v = if FULL { S::load(q) } else { S::load_part(q, e.lanes) };
+                                }
                             }
                         }
-                        for ox in ox1..d.ow {
-                            border(ox);
+                        for kx in 0..KW {
+                            for j in 0..P {
+                                acc[j] = S::fma(cols[j * SW + kx], wv[ky][kx], acc[j]);
+                            }
                         }
-                        ch += S::LANES;
                     }
+                    for (j, &a) in acc.iter().enumerate() {
+                        let x = start + j;
+                        if x >= ox && x < x1 {
+                            finish::<S>(p, d, e, x, a);
+                        }
+                    }
+                    ox = start + P;
                 }
+            }
+        }
+
+        /// Where [`rows`] is: output row, first input row, valid tap rows, channel vector.
+        struct Edge<S: Simd> {
+            oy: usize,
+            iy0: isize,
+            ky0: usize,
+            ky1: usize,
+            ch: usize,
+            lanes: usize,
+            ep: Ep<S>,
+        }
+
+        /// The epilogue of one output pixel: activation, residual, store.
+        ///
+        /// # Safety
+        /// As [`rows`].
+        #[inline(always)]
+        unsafe fn finish<S: Simd>(p: &Ptrs, d: &Depthwise, e: &Edge<S>, ox: usize, acc: S::V) {
+            let o = e.oy * d.ow + ox;
+            // SAFETY: the output pixel and channels are inside the checked ranges.
+            unsafe {
+                let mut v = e.ep.apply(acc);
+                if let Some(g) = d.gate {
+                    v = S::mul(v, S::load_n(p.base.add(g.at(o) + e.ch), e.lanes));
+                }
+                if !p.r.is_null() {
+                    v = S::add(v, S::load_n(p.r.add(o * d.residual.map_or(0, |r| r.ld) + e.ch), e.lanes));
+                }
+                S::store_n(p.y.add(o * d.y.ld + e.ch), v, e.lanes);
             }
         }
 
@@ -2906,7 +3178,10 @@ mod rt {
                                 }
                             }
                             let o = oy * d.ow + ox;
-                            let mut v = S::act(acc, d.act);
+                            let mut v = Ep::<S>::new(d.act).apply(acc);
+                            if let Some(g) = d.gate {
+                                v = S::mul(v, S::load_n(p.base.add(g.at(o) + ch), lanes));
+                            }
                             if !p.r.is_null() {
                                 v = S::add(v, S::load_n(p.r.add(o * ldr + ch), lanes));
                             }
@@ -2930,7 +3205,7 @@ mod rt {
         use super::dwconv::cpad;
         use super::gemm::View;
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::Simd;
+        use super::simd::{Ep, Simd};
 
         /// Where the input is and how it is laid out: element `(channel, row, column)` at
         /// `off + channel * cs + row * rs + column * ps`.
@@ -3092,8 +3367,9 @@ mod rt {
             }
         }
 
-        /// The SIMD body: per output pixel, up to `NV` vectors of output channels accumulate
-        /// `kh * kw * cin` broadcast-times-weight products.
+        /// The SIMD body: output channels in vectors, output pixels of a row in strips of `P`
+        /// (independent accumulators) where the whole window is inside the input, single pixels
+        /// at the edges.
         ///
         /// # Safety
         /// The CPU supports `S`'s tier.
@@ -3101,70 +3377,154 @@ mod rt {
         pub(super) unsafe fn body<S: Simd, const NV: usize>(arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
             let p = pointers(&arena, input, weights, d);
             let cp = cpad(d.cout);
+            // Columns whose window is inside the input: ox in [ox0, ox1).
+            let ox0 = d.pl.div_ceil(d.sw).min(d.ow);
+            let ox1 = if d.w + d.pl >= d.kw { ((d.w + d.pl - d.kw) / d.sw + 1).clamp(ox0, d.ow) } else { ox0 };
             // SAFETY: the tier is supported (our contract); `pointers` checked the ranges.
             unsafe {
                 for oy in part.range(d.oh, 1) {
-                    for ox in 0..d.ow {
-                        let mut o = 0;
-                        while o < d.cout {
-                            let nv = ((cp - o) / S::LANES).min(NV);
-                            match nv {
-                                1 => pixel::<S, 1>(&p, d, oy, ox, o),
-                                2 if NV >= 2 => pixel::<S, 2>(&p, d, oy, ox, o),
-                                3 if NV >= 3 => pixel::<S, 3>(&p, d, oy, ox, o),
-                                _ => pixel::<S, NV>(&p, d, oy, ox, o),
-                            }
-                            o += nv * S::LANES;
+                    let mut o = 0;
+                    while o < d.cout {
+                        let nv = ((cp - o) / S::LANES).min(NV);
+                        match nv {
+                            1 => row::<S, 1, 8>(&p, d, oy, o, ox0, ox1),
+                            2 if NV >= 2 => row::<S, 2, 4>(&p, d, oy, o, ox0, ox1),
+                            _ => row::<S, NV, 2>(&p, d, oy, o, ox0, ox1),
                         }
+                        o += nv * S::LANES;
                     }
                 }
             }
         }
 
-        /// Output channels `o..o + N * LANES` of one output pixel.
+        /// One output row, output channels `o..o + N * LANES`.
         ///
         /// # Safety
         /// As [`body`]; `o + N * LANES <= cpad(cout)`.
         #[inline(always)]
-        unsafe fn pixel<S: Simd, const N: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize) {
+        unsafe fn row<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, o: usize, ox0: usize, ox1: usize) {
+            // SAFETY: forwarded; strips only cover columns whose windows are inside the input.
+            unsafe {
+                for ox in 0..ox0 {
+                    strip::<S, N, 1>(p, d, oy, ox, o, false, 0);
+                }
+                let mut ox = ox0;
+                while ox + P <= ox1 {
+                    strip::<S, N, P>(p, d, oy, ox, o, true, 0);
+                    ox += P;
+                }
+                if ox < ox1 && ox1 - ox0 >= P {
+                    // The rest as one strip that ends at ox1, storing only the new pixels.
+                    strip::<S, N, P>(p, d, oy, ox1 - P, o, true, P - (ox1 - ox));
+                    ox = ox1;
+                }
+                while ox < d.ow {
+                    strip::<S, N, 1>(p, d, oy, ox, o, ox < ox1, 0);
+                    ox += 1;
+                }
+            }
+        }
+
+        /// Most `kw * cin` combinations a strip handles with a table of input offsets; wider
+        /// kernels fall back to nested loops.
+        const MAX_TAPS: usize = 64;
+
+        /// Output pixels `ox..ox + P` of row `oy`, channels `o..o + N * LANES`, storing pixels
+        /// from `ox + skip` on. With `inside`, every column tap is inside the input; else each is
+        /// checked (then `P == 1`).
+        ///
+        /// For each kernel row the `(kx, input channel)` pairs are one flat loop: the weights of a
+        /// kernel row are contiguous in the packed layout, and a small table holds the input
+        /// offsets, so a 3x3 stem over 3 channels runs 9 iterations of `P * N` multiply-adds.
+        ///
+        /// # Safety
+        /// As [`body`]; `o + N * LANES <= cpad(cout)`.
+        #[inline(always)]
+        unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy: usize, ox: usize, o: usize, inside: bool, skip: usize) {
             let cp = cpad(d.cout);
             let ky0 = d.pt.saturating_sub(oy * d.sh);
             let ky1 = d.kh.min((d.h + d.pt).saturating_sub(oy * d.sh));
-            let kx0 = d.pl.saturating_sub(ox * d.sw);
-            let kx1 = d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw));
-            let at = oy * d.ow + ox;
-            // SAFETY: only taps inside the input are read (ky0..ky1, kx0..kx1); weights are read
-            // below `cpad(cout)` (caller's bound); outputs are masked at `cout`.
+            let (kx0, kx1) = if inside {
+                (0, d.kw)
+            } else {
+                (d.pl.saturating_sub(ox * d.sw), d.kw.min((d.w + d.pl).saturating_sub(ox * d.sw)))
+            };
+            let pstep = d.sw * d.x.ps;
+            let taps = (kx1 - kx0) * d.cin;
+            let mut table = [0usize; MAX_TAPS];
+            if taps <= MAX_TAPS {
+                for kx in kx0..kx1 {
+                    for i in 0..d.cin {
+                        table[(kx - kx0) * d.cin + i] = kx * d.x.ps + i * d.x.cs;
+                    }
+                }
+            }
+            // SAFETY: only taps inside the input are read (rows ky0..ky1; columns kx0..kx1, which
+            // cover the whole window for every pixel of an inside strip); weights are read below
+            // `cpad(cout)` (caller's bound); outputs are masked at `cout`.
             unsafe {
-                let mut acc = [S::zero(); N];
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+                let mut acc = [[S::zero(); N]; P];
+                for v in 0..N {
+                    let b = S::load(p.w.add(d.kh * d.kw * d.cin * cp + o + v * S::LANES));
+                    for a in acc.iter_mut() {
+                        a[v] = b;
+                    }
                 }
                 for ky in ky0..ky1 {
                     let iy = oy * d.sh + ky - d.pt;
-                    for kx in kx0..kx1 {
-                        let ix = ox * d.sw + kx - d.pl;
-                        let xp = p.x.add(iy * d.x.rs + ix * d.x.ps);
-                        let wp = p.w.add((ky * d.kw + kx) * d.cin * cp + o);
-                        for i in 0..d.cin {
-                            let xv = S::splat(*xp.add(i * d.x.cs));
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                *a = S::fma(xv, S::load(wp.add(i * cp + v * S::LANES)), *a);
+                    // Input pixel of tap column 0 (`ox * sw - pl` may be negative at the edge, so
+                    // the column offset is added per tap instead).
+                    let xrow = p.x.add(iy * d.x.rs);
+                    let x0 = ox * d.sw;
+                    let wrow = p.w.add((ky * d.kw + kx0) * d.cin * cp + o);
+                    if taps <= MAX_TAPS {
+                        for (t, &off) in table.iter().enumerate().take(taps) {
+                            let xp = xrow.add((x0 - d.pl) * d.x.ps + off);
+                            let wp = wrow.add(t * cp);
+                            let mut wv = [S::zero(); N];
+                            for (v, w) in wv.iter_mut().enumerate() {
+                                *w = S::load(wp.add(v * S::LANES));
+                            }
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                let xv = S::splat(*xp.add(j * pstep));
+                                for v in 0..N {
+                                    a[v] = S::fma(xv, wv[v], a[v]);
+                                }
+                            }
+                        }
+                    } else {
+                        for kx in kx0..kx1 {
+                            let xp = xrow.add((x0 + kx - d.pl) * d.x.ps);
+                            for i in 0..d.cin {
+                                let wp = wrow.add(((kx - kx0) * d.cin + i) * cp);
+                                let mut wv = [S::zero(); N];
+                                for (v, w) in wv.iter_mut().enumerate() {
+                                    *w = S::load(wp.add(v * S::LANES));
+                                }
+                                for (j, a) in acc.iter_mut().enumerate() {
+                                    let xv = S::splat(*xp.add(i * d.x.cs + j * pstep));
+                                    for v in 0..N {
+                                        a[v] = S::fma(xv, wv[v], a[v]);
+                                    }
+                                }
                             }
                         }
                     }
                 }
-                for (v, &a) in acc.iter().enumerate() {
-                    let col = o + v * S::LANES;
-                    if col >= d.cout {
-                        break;
+                let ep = Ep::<S>::new(d.act);
+                for (j, a) in acc.iter().enumerate().skip(skip) {
+                    let at = oy * d.ow + ox + j;
+                    for v in 0..N {
+                        let col = o + v * S::LANES;
+                        if col < d.cout {
+                            let lanes = (d.cout - col).min(S::LANES);
+                            let mut y = ep.apply(a[v]);
+                            if !p.r.is_null() {
+                                y = S::add(y, S::load_n(p.r.add(at * d.residual.map_or(0, |r| r.ld) + col), lanes));
+                            }
+                            S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
+                        }
                     }
-                    let lanes = (d.cout - col).min(S::LANES);
-                    let mut y = S::act(a, d.act);
-                    if !p.r.is_null() {
-                        y = S::add(y, S::load_n(p.r.add(at * d.residual.unwrap().ld + col), lanes));
-                    }
-                    S::store_n(p.y.add(at * d.y.ld + col), y, lanes);
                 }
             }
         }
@@ -3173,6 +3533,8 @@ mod rt {
         //! Pooling over NHWC pixels.
         //!
         //! Global average pooling: `y[c] = (1 / P) * sum_p x[p][c]` over the `P` pixels of one image.
+        //! Average pooling without padding: `y[oy][ox][c] = mean of x[oy*sh + i][ox*sw + j][c]` over
+        //! the `kh x kw` window (GhostNetV2's 2x2 stride-2 pool before the attention branch).
 
         use super::gemm::View;
         use super::isa::{extent, Arena, Isa, Part};
@@ -3260,6 +3622,108 @@ mod rt {
                     }
                     S::store_n(y.add(ch), S::mul(S::add(a0, a1), S::splat(inv)), lanes);
                     ch += S::LANES;
+                }
+            }
+        }
+
+        /// Average pooling of one image, windows inside the input (no padding).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct AvgPool {
+            pub h: usize,
+            pub w: usize,
+            pub c: usize,
+            pub oh: usize,
+            pub ow: usize,
+            pub kh: usize,
+            pub kw: usize,
+            pub sh: usize,
+            pub sw: usize,
+            pub x: View,
+            pub y: View,
+        }
+
+        fn pool_pointers(arena: &Arena<'_>, a: &AvgPool) -> (*const f32, *mut f32) {
+            assert!(a.kh > 0 && a.kw > 0 && a.sh > 0 && a.sw > 0, "pool window and strides must be positive");
+            let fits = |o: usize, s: usize, k: usize, n: usize| o == 0 || (o - 1) * s + k <= n;
+            assert!(fits(a.oh, a.sh, a.kh, a.h) && fits(a.ow, a.sw, a.kw, a.w), "pool windows leave the input");
+            (arena.at(a.x.off, extent(a.h * a.w, a.x.ld, a.c)), arena.at(a.y.off, extent(a.oh * a.ow, a.y.ld, a.c)))
+        }
+
+        /// Runs part `part` (a range of output rows) of `a` on tier `isa`.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena.
+        pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
+            match isa {
+                Isa::Scalar => avg_scalar(arena, a, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_avgpool_f32_8c(arena, a, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { super::x86::avx512_avgpool_f32_16c(arena, a, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_avgpool_f32_4c(arena, a, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
+        /// The reference.
+        pub fn avg_scalar(arena: Arena<'_>, a: &AvgPool, part: Part) {
+            let (x, y) = pool_pointers(&arena, a);
+            let inv = 1.0 / (a.kh * a.kw) as f32;
+            // SAFETY: ranges checked by `pool_pointers`; this part writes only its rows.
+            unsafe {
+                for oy in part.range(a.oh, 1) {
+                    for ox in 0..a.ow {
+                        for ch in 0..a.c {
+                            let mut s = 0f32;
+                            for i in 0..a.kh {
+                                for j in 0..a.kw {
+                                    s += *x.add(((oy * a.sh + i) * a.w + ox * a.sw + j) * a.x.ld + ch);
+                                }
+                            }
+                            *y.add((oy * a.ow + ox) * a.y.ld + ch) = s * inv;
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The SIMD body: channel vectors, window summed tap by tap.
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        pub(super) unsafe fn avg_body<S: Simd>(arena: Arena<'_>, a: &AvgPool, part: Part) {
+            let (x, y) = pool_pointers(&arena, a);
+            let inv = 1.0 / (a.kh * a.kw) as f32;
+            // SAFETY: ranges checked by `pool_pointers`; channel tails are masked.
+            unsafe {
+                let scale = S::splat(inv);
+                for oy in part.range(a.oh, 1) {
+                    for ox in 0..a.ow {
+                        let mut ch = 0;
+                        while ch < a.c {
+                            let lanes = (a.c - ch).min(S::LANES);
+                            let mut s = S::zero();
+                            for i in 0..a.kh {
+                                for j in 0..a.kw {
+                                    s = S::add(s, S::load_n(x.add(((oy * a.sh + i) * a.w + ox * a.sw + j) * a.x.ld + ch), lanes));
+                                }
+                            }
+                            S::store_n(y.add((oy * a.ow + ox) * a.y.ld + ch), S::mul(s, scale), lanes);
+                            ch += S::LANES;
+                        }
+                    }
                 }
             }
         }
@@ -3369,7 +3833,7 @@ mod rt {
         use super::gemm::{self, Gemm};
         use super::isa::{Act, Arena, Isa, Part};
         use super::ops::{self, BinOp, Mat};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
 
         /// A sense-reversing spin barrier for a fixed number of threads. Waiting makes every
         /// write before the barrier (in any thread) visible after it.
@@ -3448,6 +3912,11 @@ mod rt {
                 self.sync();
             }
 
+            pub fn avg_pool(&self, a: &AvgPool) {
+                pool::avg_pool(self.isa, self.arena, a, self.part);
+                self.sync();
+            }
+
             #[allow(clippy::too_many_arguments)]
             pub fn binary(&self, op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
                 ops::binary(self.arena, op, a, b, y, rows, cols, act, self.part);
@@ -3481,7 +3950,7 @@ mod rt {
         use super::dwconv::{self, Depthwise};
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
         use super::simd::Simd;
 
         /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
@@ -3696,6 +4165,8 @@ mod rt {
             "avx512f" => avx512_conv_f32_1x64(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx512, 4>(a, i, w, d, p);
             "avx2,fma" => avx2_gap_f32_8c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx2>(a, g, p);
             "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
+            "avx2,fma" => avx2_avgpool_f32_8c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx2>(a, q, p);
+            "avx512f" => avx512_avgpool_f32_16c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx512>(a, q, p);
         }
     }
     pub mod neon {
@@ -3708,7 +4179,7 @@ mod rt {
         use super::dwconv::{self, Depthwise};
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
-        use super::pool::{self, GlobalAvg};
+        use super::pool::{self, AvgPool, GlobalAvg};
         use super::simd::Simd;
 
         /// The NEON tier.
@@ -3813,6 +4284,14 @@ mod rt {
         pub(super) unsafe fn neon_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) {
             // SAFETY: NEON is enabled for this function.
             unsafe { pool::body::<Neon>(a, g, p) }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { pool::avg_body::<Neon>(a, q, p) }
         }
     }
     pub mod detect {

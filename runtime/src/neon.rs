@@ -80,6 +80,21 @@ impl Simd for Neon {
         // SAFETY: NEON is available (trait contract).
         unsafe { vminq_f32(a, b) }
     }
+    #[inline(always)]
+    unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON is available (trait contract).
+        unsafe { vdivq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON is available (trait contract).
+        unsafe { vrndnq_f32(a) }
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON is available (trait contract); the bits form the float 2^n.
+        unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)))) }
+    }
 }
 
 /// # Safety

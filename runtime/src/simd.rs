@@ -27,6 +27,31 @@ pub(super) trait Simd: Copy {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// Rounds to the nearest integer (ties to even).
+    unsafe fn round(a: Self::V) -> Self::V;
+    /// `2^n` for lanes holding integers in `-126..=127`.
+    unsafe fn pow2i(n: Self::V) -> Self::V;
+
+    /// `e^x` lane by lane: `x = n ln 2 + r` with `|r| <= ln(2) / 2`, a degree-6 polynomial
+    /// for `e^r` (relative error about 2e-7), times `2^n`. Inputs are clamped to
+    /// `[-87, 88]`, where the result is still a normal float.
+    #[inline(always)]
+    unsafe fn exp(x: Self::V) -> Self::V {
+        // SAFETY: the tier is supported (trait contract).
+        unsafe {
+            let x = Self::min(Self::max(x, Self::splat(-87.0)), Self::splat(88.0));
+            let n = Self::round(Self::mul(x, Self::splat(core::f32::consts::LOG2_E)));
+            // ln 2 split in a high part exact in f32 and the rest, for an accurate r.
+            let r = Self::fma(n, Self::splat(-0.693_145_75), x);
+            let r = Self::fma(n, Self::splat(-1.428_606_8e-6), r);
+            let mut p = Self::splat(1.0 / 720.0);
+            for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+                p = Self::fma(p, r, Self::splat(c));
+            }
+            Self::mul(p, Self::pow2i(n))
+        }
+    }
 
     /// Loads `n` lanes, all of them if `n == LANES`.
     #[inline(always)]
@@ -44,8 +69,8 @@ pub(super) trait Simd: Copy {
 }
 
 /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
-/// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid, used only
-/// on the small GhostNetV2 gate maps, takes a cold scalar path.
+/// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid (the
+/// GhostNetV2 gate) is `1 / (1 + e^-x)` with the vector [`Simd::exp`].
 #[derive(Clone, Copy)]
 pub(super) struct Ep<S: Simd> {
     mul: S::V,
@@ -76,23 +101,13 @@ impl<S: Simd> Ep<S> {
     /// The CPU supports `S`'s tier.
     #[inline(always)]
     pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
-        // SAFETY: the tier is supported (our contract); `t` holds 16 >= LANES values.
+        // SAFETY: the tier is supported (our contract).
         unsafe {
             if self.sigmoid {
-                let mut t = [0f32; 16];
-                S::store(t.as_mut_ptr(), v);
-                sigmoid_lanes(&mut t[..S::LANES]);
-                return S::load(t.as_ptr());
+                let one = S::splat(1.0);
+                return S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))));
             }
             S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
         }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn sigmoid_lanes(x: &mut [f32]) {
-    for v in x {
-        *v = Act::Sigmoid.apply(*v);
     }
 }

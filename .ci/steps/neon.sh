@@ -20,180 +20,204 @@
 # Environment: GHOSTNET_NEON_TOOLCHAIN=debian forces the Debian fallback (to test it);
 # CARGO_TARGET_DIR is honoured (the scratch crate lives in <target dir>/neon-check).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$PWD
+# All of it is in one function, so that bash has read the whole file before running any of it.
+main() {
+    cd "$(dirname "$0")/../.."
+    root=$PWD
 
-readonly TARGET=aarch64-unknown-linux-gnu
-readonly SYSROOT=/usr/aarch64-linux-gnu
-step_start=$(date +%s)
+    readonly TARGET=aarch64-unknown-linux-gnu
+    readonly SYSROOT=/usr/aarch64-linux-gnu
+    step_start=$(date +%s)
 
-say() { echo "neon.sh: $*"; }
-elapsed() { echo "$(($(date +%s) - $1)) s"; }
+    say() { echo "neon.sh: $*"; }
+    elapsed() { echo "$(($(date +%s) - $1)) s"; }
 
-# retry N COMMAND...: runs COMMAND up to N times, waiting a little longer after each failure.
-retry() {
-    local tries=$1 i
-    shift
-    for ((i = 1; i <= tries; i++)); do
-        "$@" && return 0
-        say "attempt $i of $tries failed: $*"
-        ((i < tries)) && sleep $((5 * i))
-    done
-    return 1
-}
+    # retry N COMMAND...: runs COMMAND up to N times, waiting a little longer after each failure.
+    retry() {
+        local tries=$1 i
+        shift
+        for ((i = 1; i <= tries; i++)); do
+            "$@" && return 0
+            say "attempt $i of $tries failed: $*"
+            ((i < tries)) && sleep $((5 * i))
+        done
+        return 1
+    }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep "install ok installed" >/dev/null; }
+    # quiet COMMAND...: runs COMMAND, showing its output only if it fails.
+    quiet() {
+        local log rc=0
+        log=$(mktemp)
+        "$@" >"$log" 2>&1 || rc=$?
+        ((rc == 0)) || cat "$log"
+        rm -f "$log"
+        return "$rc"
+    }
 
-sudo=()
-((EUID == 0)) || sudo=(sudo)
-apt_opts=(-o Acquire::Retries=3 -o Acquire::http::Timeout=60)
+    installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep "install ok installed" >/dev/null; }
 
-apt_updated=0
-apt_update() {
-    ((apt_updated)) && return 0
-    retry 3 "${sudo[@]}" apt-get "${apt_opts[@]}" update -q
-    apt_updated=1
-}
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    apt_opts=(-o Acquire::Retries=3 -o Acquire::http::Timeout=60)
 
-# apt_install PACKAGE...: installs the missing ones, updating the package lists first (on a
-# fresh machine they are empty or stale).
-apt_install() {
-    local missing=() p
-    for p in "$@"; do installed "$p" || missing+=("$p"); done
-    ((${#missing[@]} == 0)) && return 0
-    say "installing ${missing[*]}"
-    apt_update
-    retry 3 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-install-recommends "${missing[@]}"
-}
+    apt_updated=0
+    apt_update() {
+        ((apt_updated)) && return 0
+        retry 3 quiet "${sudo[@]}" apt-get "${apt_opts[@]}" update
+        apt_updated=1
+    }
 
-# ---------------------------------------------------------------------------------------
-# 1. Installs.
-install_start=$(date +%s)
-rustc_env=()
-if [[ "${GHOSTNET_NEON_TOOLCHAIN:-}" != debian ]] && rustup target list --installed 2>/dev/null | grep -x "$TARGET" >/dev/null; then
-    say "rust target $TARGET: present (rustup)"
-elif [[ "${GHOSTNET_NEON_TOOLCHAIN:-}" != debian ]] && command -v rustup >/dev/null &&
-    retry 3 timeout 600 rustup target add "$TARGET"; then
-    say "rust target $TARGET: added with rustup"
-else
-    say "rust target $TARGET: using Debian's rustc-web with libstd-rust-web-dev:arm64 (RUSTC=/usr/bin/rustc)"
-    if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null; then
-        "${sudo[@]}" dpkg --add-architecture arm64
-        apt_updated=0
-    fi
-    apt_install rustc-web libstd-rust-web-dev:arm64
-    rustc_env=(RUSTC=/usr/bin/rustc)
-fi
-apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-say "installs: $(elapsed "$install_start")"
+    # apt_install PACKAGE...: installs the missing ones, updating the package lists first (on a
+    # fresh machine they are empty or stale).
+    apt_install() {
+        local missing=() p
+        for p in "$@"; do installed "$p" || missing+=("$p"); done
+        ((${#missing[@]} == 0)) && return 0
+        say "installing ${missing[*]}"
+        apt_update
+        retry 3 quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}"
+    }
 
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $SYSROOT"
-qemu=(qemu-aarch64 -L "$SYSROOT")
-aarch64_cargo() { nice -n 10 env "${rustc_env[@]}" cargo "$@"; }
-env "${rustc_env[@]}" rustc --version
-qemu-aarch64 --version | head -n 1
-
-# ---------------------------------------------------------------------------------------
-# 2. The runtime's kernel tests on aarch64, under qemu.
-t=$(date +%s)
-say "+ cargo test --target $TARGET -p ghostnet-runtime"
-aarch64_cargo test --target "$TARGET" -p ghostnet-runtime
-say "kernel tests under qemu: $(elapsed "$t")"
-
-# ---------------------------------------------------------------------------------------
-# 3. Compiled networks under qemu against ONNX Runtime.
-fixtures=${GHOSTNET_FIXTURES:-}
-if [[ -z "$fixtures" ]]; then
-    d=$(dirname "$root")
-    while :; do
-        if [[ -d "$d/shared/fixtures" ]]; then fixtures=$d/shared/fixtures; break; fi
-        [[ "$d" == / ]] && break
-        d=$(dirname "$d")
-    done
-fi
-models=$root/compiler/models
-# module name | model | input | ONNX Runtime output | classes | labels
-cases=("digits|$models/digits_ghostnet.onnx|$models/digits_ghostnet.test_x.bin|$models/digits_ghostnet.ort.bin|10|$models/digits_ghostnet.test_y.bin")
-if [[ -n "$fixtures" && -d "$fixtures" ]]; then
-    f=$fixtures/ghostnet_050_legacy
-    cases+=("ghostnet_050_legacy|$f.onnx|$f.input.bin|$f.ort.bin|1000|")
-elif [[ -n "${CI:-}" ]]; then
-    say "fixtures missing (looked in \$GHOSTNET_FIXTURES and shared/fixtures above $root); CI is set, so this fails" >&2
-    exit 1
-else
-    say "notice: fixtures missing (\$GHOSTNET_FIXTURES or shared/fixtures above $root); checking the digits network only"
-fi
-
-t=$(date +%s)
-say "+ cargo build -p ghostnet-compiler --bin ghostc"
-nice -n 10 cargo build -p ghostnet-compiler --bin ghostc
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-ghostc=$target_dir/debug/ghostc
-[[ -x "$ghostc" ]] || { say "ghostc not found at $ghostc" >&2; exit 1; }
-say "ghostc (host): $(elapsed "$t")"
-
-# The scratch crate: sources are rewritten only when they change, so reruns build nothing.
-t=$(date +%s)
-crate=$target_dir/neon-check
-mkdir -p "$crate/src" "$crate/gen"
-sync_file() { cmp -s "$1" "$2" || cp "$1" "$2"; }
-printf '%s\n' '[package]' 'name = "neon_check"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' '' \
-    '[dependencies]' '' '[workspace]' >"$crate/gen/Cargo.toml"
-sync_file "$crate/gen/Cargo.toml" "$crate/Cargo.toml"
-modules=()
-for c in "${cases[@]}"; do
-    IFS='|' read -r module model _ <<<"$c"
-    say "+ ghostc $model -o $crate/gen/$module.rs"
-    "$ghostc" "$model" -o "$crate/gen/$module.rs" >"$crate/gen/$module.log" || { cat "$crate/gen/$module.log"; exit 1; }
-    tail -n 3 "$crate/gen/$module.log"
-    sync_file "$crate/gen/$module.rs" "$crate/src/$module.rs"
-    sync_file "$crate/gen/$module.weights.bin" "$crate/src/$module.weights.bin"
-    modules+=("$module")
-done
-{
-    cat "$root/.ci/steps/neon_check.rs"
-    echo
-    echo "nets!($(IFS=,; echo "${modules[*]}" | sed 's/,/, /g'));"
-} >"$crate/gen/main.rs"
-sync_file "$crate/gen/main.rs" "$crate/src/main.rs"
-say "ghostc: $(elapsed "$t")"
-
-t=$(date +%s)
-say "+ (in $crate) RUSTFLAGS='-D warnings' cargo build --release --target $TARGET"
-(cd "$crate" && RUSTFLAGS="-D warnings" CARGO_TARGET_DIR="$crate/target" aarch64_cargo build --release --target "$TARGET")
-exe=$crate/target/$TARGET/release/neon_check
-say "cross-build of the generated code: $(elapsed "$t")"
-
-t=$(date +%s)
-passed=0
-failed=0
-for isa in neon scalar; do
-    for c in "${cases[@]}"; do
-        IFS='|' read -r module _ input ort classes labels <<<"$c"
-        say "+ GHOSTNET_ISA=$isa ${qemu[*]} neon_check $module $(basename "$input") $(basename "$ort") $classes"
-        if GHOSTNET_ISA=$isa "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" ${labels:+"$labels"}; then
-            passed=$((passed + 1))
-        else
-            failed=$((failed + 1))
-            say "FAILED: $module on $isa" >&2
+    # ---------------------------------------------------------------------------------------
+    # 1. Installs.
+    install_start=$(date +%s)
+    rustc_env=() # (RUSTC=/usr/bin/rustc) with the Debian fallback
+    if [[ "${GHOSTNET_NEON_TOOLCHAIN:-}" != debian ]] && rustup target list --installed 2>/dev/null | grep -x "$TARGET" >/dev/null; then
+        say "rust target $TARGET: present (rustup)"
+    elif [[ "${GHOSTNET_NEON_TOOLCHAIN:-}" != debian ]] && command -v rustup >/dev/null &&
+        retry 3 timeout 600 rustup target add "$TARGET"; then
+        say "rust target $TARGET: added with rustup"
+    else
+        say "rust target $TARGET: using Debian's rustc-web with libstd-rust-web-dev:arm64 (RUSTC=/usr/bin/rustc)"
+        if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null; then
+            "${sudo[@]}" dpkg --add-architecture arm64
+            apt_updated=0
         fi
+        apt_install rustc-web libstd-rust-web-dev:arm64
+        rustc_env=(RUSTC=/usr/bin/rustc)
+    fi
+    apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+    say "installs: $(elapsed "$install_start")"
+
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    # LD_LIBRARY_PATH keeps the guest on the cross libc that matches the cross loader: once
+    # libc6:arm64 is installed (the Debian fallback pulls it in), the loader would otherwise find
+    # that other libc through the host's /etc/ld.so.cache, and the mismatched pair hangs in
+    # pthread_create.
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $SYSROOT -E LD_LIBRARY_PATH=$SYSROOT/lib"
+    qemu=(qemu-aarch64 -L "$SYSROOT" -E "LD_LIBRARY_PATH=$SYSROOT/lib")
+    aarch64_cargo() { nice -n 10 env "${rustc_env[@]}" cargo "$@"; }
+    aarch64_rustc=rustc
+    ((${#rustc_env[@]})) && aarch64_rustc=${rustc_env[0]#RUSTC=}
+    say "compiler for $TARGET: $aarch64_rustc, $("$aarch64_rustc" --version)"
+    qemu-aarch64 --version | head -n 1
+
+    # ---------------------------------------------------------------------------------------
+    # 2. The runtime's kernel tests on aarch64, under qemu.
+    t=$(date +%s)
+    say "+ cargo test --target $TARGET -p ghostnet-runtime"
+    # A failure here is reported at the end, after the networks ran too.
+    kernel_tests=passed
+    aarch64_cargo test --target "$TARGET" -p ghostnet-runtime || kernel_tests=FAILED
+    say "kernel tests under qemu: $kernel_tests, $(elapsed "$t")"
+
+    # ---------------------------------------------------------------------------------------
+    # 3. Compiled networks under qemu against ONNX Runtime.
+    fixtures=${GHOSTNET_FIXTURES:-}
+    if [[ -z "$fixtures" ]]; then
+        d=$(dirname "$root")
+        while :; do
+            if [[ -d "$d/shared/fixtures" ]]; then fixtures=$d/shared/fixtures; break; fi
+            [[ "$d" == / ]] && break
+            d=$(dirname "$d")
+        done
+    fi
+    models=$root/compiler/models
+    # module name | model | input | ONNX Runtime output | classes | labels
+    cases=("digits|$models/digits_ghostnet.onnx|$models/digits_ghostnet.test_x.bin|$models/digits_ghostnet.ort.bin|10|$models/digits_ghostnet.test_y.bin")
+    if [[ -n "$fixtures" && -d "$fixtures" ]]; then
+        f=$fixtures/ghostnet_050_legacy
+        cases+=("ghostnet_050_legacy|$f.onnx|$f.input.bin|$f.ort.bin|1000|")
+    elif [[ -n "${CI:-}" ]]; then
+        say "fixtures missing (looked in \$GHOSTNET_FIXTURES and shared/fixtures above $root); CI is set, so this fails" >&2
+        exit 1
+    else
+        say "notice: fixtures missing (\$GHOSTNET_FIXTURES or shared/fixtures above $root); checking the digits network only"
+    fi
+
+    t=$(date +%s)
+    say "+ cargo build -p ghostnet-compiler --bin ghostc"
+    nice -n 10 cargo build -p ghostnet-compiler --bin ghostc
+    target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+    ghostc=$target_dir/debug/ghostc
+    [[ -x "$ghostc" ]] || { say "ghostc not found at $ghostc" >&2; exit 1; }
+    say "ghostc (host): $(elapsed "$t")"
+
+    # The scratch crate: sources are rewritten only when they change, so reruns build nothing.
+    t=$(date +%s)
+    crate=$target_dir/neon-check
+    mkdir -p "$crate/src" "$crate/gen"
+    sync_file() { cmp -s "$1" "$2" || cp "$1" "$2"; }
+    printf '%s\n' '[package]' 'name = "neon_check"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' '' \
+        '[dependencies]' '' '[workspace]' >"$crate/gen/Cargo.toml"
+    sync_file "$crate/gen/Cargo.toml" "$crate/Cargo.toml"
+    modules=()
+    for c in "${cases[@]}"; do
+        IFS='|' read -r module model _ <<<"$c"
+        say "+ ghostc $model -o $crate/gen/$module.rs"
+        "$ghostc" "$model" -o "$crate/gen/$module.rs" >"$crate/gen/$module.log" || { cat "$crate/gen/$module.log"; exit 1; }
+        tail -n 3 "$crate/gen/$module.log"
+        sync_file "$crate/gen/$module.rs" "$crate/src/$module.rs"
+        sync_file "$crate/gen/$module.weights.bin" "$crate/src/$module.weights.bin"
+        modules+=("$module")
     done
-done
-# A tier this CPU cannot run must be a clear error, not a crash.
-IFS='|' read -r module _ input ort classes _ <<<"${cases[0]}"
-set +e
-msg=$(GHOSTNET_ISA=avx2 "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" 2>&1)
-rc=$?
-set -e
-if ((rc == 2)) && grep -q "cannot run that tier" <<<"$msg"; then
-    say "GHOSTNET_ISA=avx2 on aarch64 is refused: $msg"
-    passed=$((passed + 1))
-else
-    say "FAILED: GHOSTNET_ISA=avx2 on aarch64 gave status $rc: $msg" >&2
-    failed=$((failed + 1))
-fi
-say "networks under qemu: $(elapsed "$t")"
-say "whole step: $(elapsed "$step_start") (installs included)"
-echo "neon networks: $passed passed, $failed failed"
-((failed == 0))
+    {
+        cat "$root/.ci/steps/neon_check.rs"
+        echo
+        echo "nets!($(IFS=,; echo "${modules[*]}" | sed 's/,/, /g'));"
+    } >"$crate/gen/main.rs"
+    sync_file "$crate/gen/main.rs" "$crate/src/main.rs"
+    say "ghostc: $(elapsed "$t")"
+
+    t=$(date +%s)
+    say "+ (in $crate) RUSTFLAGS='-D warnings' cargo build --release --target $TARGET"
+    (cd "$crate" && RUSTFLAGS="-D warnings" CARGO_TARGET_DIR="$crate/target" aarch64_cargo build --release --target "$TARGET")
+    exe=$crate/target/$TARGET/release/neon_check
+    say "cross-build of the generated code: $(elapsed "$t")"
+
+    t=$(date +%s)
+    passed=0
+    failed=0
+    for isa in neon scalar; do
+        for c in "${cases[@]}"; do
+            IFS='|' read -r module _ input ort classes labels <<<"$c"
+            say "+ GHOSTNET_ISA=$isa ${qemu[*]} neon_check $module $(basename "$input") $(basename "$ort") $classes"
+            if GHOSTNET_ISA=$isa "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" ${labels:+"$labels"}; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+                say "FAILED: $module on $isa" >&2
+            fi
+        done
+    done
+    # A tier this CPU cannot run must be a clear error, not a crash.
+    IFS='|' read -r module _ input ort classes _ <<<"${cases[0]}"
+    set +e
+    msg=$(GHOSTNET_ISA=avx2 "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" 2>&1)
+    rc=$?
+    set -e
+    if ((rc == 2)) && grep -q "cannot run that tier" <<<"$msg"; then
+        say "GHOSTNET_ISA=avx2 on aarch64 is refused: $msg"
+        passed=$((passed + 1))
+    else
+        say "FAILED: GHOSTNET_ISA=avx2 on aarch64 gave status $rc: $msg" >&2
+        failed=$((failed + 1))
+    fi
+    say "networks under qemu: $(elapsed "$t")"
+    say "whole step: $(elapsed "$step_start") (installs included)"
+    say "kernel tests (cargo test --target $TARGET -p ghostnet-runtime under qemu): $kernel_tests"
+    echo "neon networks: $passed passed, $failed failed"
+    [[ $kernel_tests == passed ]] && ((failed == 0))
+}
+
+main "$@"

@@ -35,7 +35,7 @@ fn main() {
     let input: &[f32; net::INPUT_LEN] = x[..net::INPUT_LEN].try_into().unwrap();
     let mut net = net::Net::new();
     let mut y = [0f32; net::OUTPUT_LEN];
-    let mut go = |net: &mut net::Net, y: &mut [f32; net::OUTPUT_LEN]| {
+    let go = |net: &mut net::Net, y: &mut [f32; net::OUTPUT_LEN]| {
         if threads > 1 { net.forward_threads(input, y, threads) } else { net.forward(input, y) }
     };
     for _ in 0..5 { go(&mut net, &mut y); }

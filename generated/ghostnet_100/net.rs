@@ -2024,7 +2024,7 @@ impl Net {
         let isa = self.isa;
         for n in 0..BATCH {
             let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
-            let barrier = rt::exec::SpinBarrier::new(threads);
+            let barrier = rt::exec::SpinBarrier::new(threads, std::thread::yield_now);
             // SAFETY: every thread runs `run`, the same sequence of `Ctx` calls; each call
             // computes only its own part of the kernel's output and then waits on `barrier`.
             let shared = unsafe { rt::isa::SharedArena::new(rt::isa::Arena::new(&mut self.arena)) };
@@ -2326,6 +2326,31 @@ mod rt {
             unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
             unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
             unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+            unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+            /// Rounds to the nearest integer (ties to even).
+            unsafe fn round(a: Self::V) -> Self::V;
+            /// `2^n` for lanes holding integers in `-126..=127`.
+            unsafe fn pow2i(n: Self::V) -> Self::V;
+
+            /// `e^x` lane by lane: `x = n ln 2 + r` with `|r| <= ln(2) / 2`, a degree-6 polynomial
+            /// for `e^r` (relative error about 2e-7), times `2^n`. Inputs are clamped to
+            /// `[-87, 88]`, where the result is still a normal float.
+            #[inline(always)]
+            unsafe fn exp(x: Self::V) -> Self::V {
+                // SAFETY: the tier is supported (trait contract).
+                unsafe {
+                    let x = Self::min(Self::max(x, Self::splat(-87.0)), Self::splat(88.0));
+                    let n = Self::round(Self::mul(x, Self::splat(core::f32::consts::LOG2_E)));
+                    // ln 2 split in a high part exact in f32 and the rest, for an accurate r.
+                    let r = Self::fma(n, Self::splat(-0.693_145_75), x);
+                    let r = Self::fma(n, Self::splat(-1.428_606_8e-6), r);
+                    let mut p = Self::splat(1.0 / 720.0);
+                    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+                        p = Self::fma(p, r, Self::splat(c));
+                    }
+                    Self::mul(p, Self::pow2i(n))
+                }
+            }
 
             /// Loads `n` lanes, all of them if `n == LANES`.
             #[inline(always)]
@@ -2343,8 +2368,8 @@ mod rt {
         }
 
         /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
-        /// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid, used only
-        /// on the small GhostNetV2 gate maps, takes a cold scalar path.
+        /// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid (the
+        /// GhostNetV2 gate) is `1 / (1 + e^-x)` with the vector [`Simd::exp`].
         #[derive(Clone, Copy)]
         pub(super) struct Ep<S: Simd> {
             mul: S::V,
@@ -2375,24 +2400,14 @@ mod rt {
             /// The CPU supports `S`'s tier.
             #[inline(always)]
             pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
-                // SAFETY: the tier is supported (our contract); `t` holds 16 >= LANES values.
+                // SAFETY: the tier is supported (our contract).
                 unsafe {
                     if self.sigmoid {
-                        let mut t = [0f32; 16];
-                        S::store(t.as_mut_ptr(), v);
-                        sigmoid_lanes(&mut t[..S::LANES]);
-                        return S::load(t.as_ptr());
+                        let one = S::splat(1.0);
+                        return S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))));
                     }
                     S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
                 }
-            }
-        }
-
-        #[cold]
-        #[inline(never)]
-        fn sigmoid_lanes(x: &mut [f32]) {
-            for v in x {
-                *v = Act::Sigmoid.apply(*v);
             }
         }
     }
@@ -3835,18 +3850,26 @@ mod rt {
         use super::ops::{self, BinOp, Mat};
         use super::pool::{self, AvgPool, GlobalAvg};
 
-        /// A sense-reversing spin barrier for a fixed number of threads. Waiting makes every
-        /// write before the barrier (in any thread) visible after it.
+        /// A sense-reversing barrier for a fixed number of threads. Waiting makes every write
+        /// before the barrier (in any thread) visible after it.
+        ///
+        /// A waiter spins briefly (layers are short; the others usually arrive within
+        /// microseconds), then calls `relax` between checks (`std::thread::yield_now` with `std`)
+        /// so that a thread the OS has descheduled is not starved by the spinning ones.
         #[derive(Debug)]
         pub struct SpinBarrier {
             threads: usize,
             arrived: AtomicUsize,
             generation: AtomicUsize,
+            relax: fn(),
         }
 
         impl SpinBarrier {
-            pub const fn new(threads: usize) -> Self {
-                SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+            /// Spins before a waiter starts calling `relax`.
+            const SPINS: u32 = 4096;
+
+            pub const fn new(threads: usize, relax: fn()) -> Self {
+                SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), relax }
             }
 
             /// Blocks until all `threads` have called `wait` for this generation.
@@ -3856,8 +3879,14 @@ mod rt {
                     self.arrived.store(0, Ordering::Relaxed);
                     self.generation.store(generation.wrapping_add(1), Ordering::Release);
                 } else {
+                    let mut spins = 0u32;
                     while self.generation.load(Ordering::Acquire) == generation {
-                        core::hint::spin_loop();
+                        if spins < Self::SPINS {
+                            spins += 1;
+                            core::hint::spin_loop();
+                        } else {
+                            (self.relax)();
+                        }
                     }
                 }
             }
@@ -4077,6 +4106,21 @@ mod rt {
                 // SAFETY: AVX is available (trait contract).
                 unsafe { _mm256_min_ps(a, b) }
             }
+            #[inline(always)]
+            unsafe fn div(a: __m256, b: __m256) -> __m256 {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { _mm256_div_ps(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn round(a: __m256) -> __m256 {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+            }
+            #[inline(always)]
+            unsafe fn pow2i(n: __m256) -> __m256 {
+                // SAFETY: AVX2 is available (trait contract); the bits form the float 2^n.
+                unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)))) }
+            }
         }
 
         /// The AVX-512F tier.
@@ -4140,6 +4184,21 @@ mod rt {
             unsafe fn min(a: __m512, b: __m512) -> __m512 {
                 // SAFETY: AVX-512F is available (trait contract).
                 unsafe { _mm512_min_ps(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn div(a: __m512, b: __m512) -> __m512 {
+                // SAFETY: AVX-512F is available (trait contract).
+                unsafe { _mm512_div_ps(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn round(a: __m512) -> __m512 {
+                // SAFETY: AVX-512F is available (trait contract).
+                unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+            }
+            #[inline(always)]
+            unsafe fn pow2i(n: __m512) -> __m512 {
+                // SAFETY: AVX-512F is available (trait contract); scalef(1, n) is 2^floor(n).
+                unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) }
             }
         }
 
@@ -4251,6 +4310,21 @@ mod rt {
             unsafe fn min(a: float32x4_t, b: float32x4_t) -> float32x4_t {
                 // SAFETY: NEON is available (trait contract).
                 unsafe { vminq_f32(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+                // SAFETY: NEON is available (trait contract).
+                unsafe { vdivq_f32(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn round(a: float32x4_t) -> float32x4_t {
+                // SAFETY: NEON is available (trait contract).
+                unsafe { vrndnq_f32(a) }
+            }
+            #[inline(always)]
+            unsafe fn pow2i(n: float32x4_t) -> float32x4_t {
+                // SAFETY: NEON is available (trait contract); the bits form the float 2^n.
+                unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)))) }
             }
         }
 

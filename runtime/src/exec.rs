@@ -10,18 +10,26 @@ use super::isa::{Act, Arena, Isa, Part};
 use super::ops::{self, BinOp, Mat};
 use super::pool::{self, AvgPool, GlobalAvg};
 
-/// A sense-reversing spin barrier for a fixed number of threads. Waiting makes every
-/// write before the barrier (in any thread) visible after it.
+/// A sense-reversing barrier for a fixed number of threads. Waiting makes every write
+/// before the barrier (in any thread) visible after it.
+///
+/// A waiter spins briefly (layers are short; the others usually arrive within
+/// microseconds), then calls `relax` between checks (`std::thread::yield_now` with `std`)
+/// so that a thread the OS has descheduled is not starved by the spinning ones.
 #[derive(Debug)]
 pub struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    relax: fn(),
 }
 
 impl SpinBarrier {
-    pub const fn new(threads: usize) -> Self {
-        SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    /// Spins before a waiter starts calling `relax`.
+    const SPINS: u32 = 4096;
+
+    pub const fn new(threads: usize, relax: fn()) -> Self {
+        SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), relax }
     }
 
     /// Blocks until all `threads` have called `wait` for this generation.
@@ -31,8 +39,14 @@ impl SpinBarrier {
             self.arrived.store(0, Ordering::Relaxed);
             self.generation.store(generation.wrapping_add(1), Ordering::Release);
         } else {
+            let mut spins = 0u32;
             while self.generation.load(Ordering::Acquire) == generation {
-                core::hint::spin_loop();
+                if spins < Self::SPINS {
+                    spins += 1;
+                    core::hint::spin_loop();
+                } else {
+                    (self.relax)();
+                }
             }
         }
     }

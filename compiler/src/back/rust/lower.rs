@@ -85,7 +85,7 @@ impl Program {
         for n in 0..self.batch() {
             let image = &input[n * self.image_len()..(n + 1) * self.image_len()];
             let threads = threads.max(1);
-            let barrier = rt::exec::SpinBarrier::new(threads);
+            let barrier = rt::exec::SpinBarrier::new(threads, std::thread::yield_now);
             // SAFETY: every thread runs a disjoint part of each step and waits on `barrier`
             // after each (Ctx's methods do both).
             let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut arena)) };

@@ -53,7 +53,7 @@ impl Net {
         let isa = self.isa;
         for n in 0..BATCH {
             let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
-            let barrier = rt::exec::SpinBarrier::new(threads);
+            let barrier = rt::exec::SpinBarrier::new(threads, std::thread::yield_now);
             // SAFETY: every thread runs `run`, the same sequence of `Ctx` calls; each call
             // computes only its own part of the kernel's output and then waits on `barrier`.
             let shared = unsafe { rt::isa::SharedArena::new(rt::isa::Arena::new(&mut self.arena)) };

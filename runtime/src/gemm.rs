@@ -364,25 +364,10 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
         bstride.copy_from_slice(&t.bstride[..NV]);
         let (last, scale) = (t.last, t.scale);
         let mut acc = [[S::zero(); NV]; MR];
-        let partial = last < S::LANES;
-        for p in 0..t.k {
-            let mut bv = [S::zero(); NV];
-            for v in 0..NV {
-                let q = bp[v].add(p * bstride[v]);
-                bv[v] = if v == NV - 1 && partial { S::load_part(q, last) } else { S::load(q) };
-            }
-            if SCALE {
-                let s = S::splat(*scale.add(p));
-                for b in &mut bv {
-                    *b = S::mul(*b, s);
-                }
-            }
-            for r in 0..MR {
-                let x = S::splat(*ap[r].add(p));
-                for v in 0..NV {
-                    acc[r][v] = S::fma(x, bv[v], acc[r][v]);
-                }
-            }
+        if last < S::LANES {
+            kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
+        } else {
+            kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
         }
         let mut bias = [S::zero(); NV];
         for v in 0..NV {
@@ -407,6 +392,47 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
                     y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
                 }
                 S::store_n(o.c.add(i * o.ldc + col), y, lanes);
+            }
+        }
+    }
+}
+
+/// The k loop of [`tile`]: `acc[r][v] += a[r][p] * (s[p] *) b[p][v]` for every `p`. The B
+/// pointers advance by their row strides; `PARTIAL` loads only `last` lanes of the last
+/// vector (the tail panel), so the loop body has no branch.
+///
+/// # Safety
+/// As [`tile`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kloop<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
+    k: usize,
+    ap: &[*const f32; MR],
+    bp: &mut [*const f32; NV],
+    bstride: &[usize; NV],
+    last: usize,
+    scale: *const f32,
+    acc: &mut [[S::V; NV]; MR],
+) {
+    // SAFETY: forwarded from `tile`: `k` rows of every B vector and A row are readable.
+    unsafe {
+        for p in 0..k {
+            let mut bv = [S::zero(); NV];
+            for v in 0..NV {
+                bv[v] = if PARTIAL && v == NV - 1 { S::load_part(bp[v], last) } else { S::load(bp[v]) };
+                bp[v] = bp[v].add(bstride[v]);
+            }
+            if SCALE {
+                let s = S::splat(*scale.add(p));
+                for b in &mut bv {
+                    *b = S::mul(*b, s);
+                }
+            }
+            for r in 0..MR {
+                let x = S::splat(*ap[r].add(p));
+                for v in 0..NV {
+                    acc[r][v] = S::fma(x, bv[v], acc[r][v]);
+                }
             }
         }
     }

@@ -222,3 +222,41 @@ fn no_std_variant_builds_in_a_no_std_library() {
         .unwrap();
     assert!(o.status.success(), "the no_std variant does not build:\n{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn debug_build_runs_with_overflow_checks() {
+    // Debug builds check integer overflow: every index the kernels form must be exact.
+    let Some(fx) = common::fixtures() else { return };
+    let dir = common::scratch_dir("e2e_debug");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"e2e_debug\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n").unwrap();
+    let mut main = MAIN.to_string();
+    main.push_str("nets!(digits, stem_pad);\n");
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    let digits = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits_ghostnet.onnx");
+    for (module, args) in [
+        ("digits", vec![digits.to_string_lossy().into_owned()]),
+        ("stem_pad", vec!["--alpha".into(), "0.5".into(), "--input".into(), "1x3x35x33".into(), "--classes".into(), "5".into()]),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ghostc")).args(&args).arg("-o").arg(dir.join(format!("src/{module}.rs"))).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = Command::new(env!("CARGO")).args(["build", "--quiet"]).current_dir(&dir).env_remove("CARGO_TARGET_DIR").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let exe = dir.join("target/debug/e2e_debug");
+    let xs = std::fs::read(fx.join("digits_ghostnet.test_x.bin")).unwrap();
+    let inp = dir.join("digits.in");
+    std::fs::write(&inp, &xs[..4 * 1024 * 4]).unwrap();
+    let want = common::read_f32(&fx.join("digits_ghostnet.ort.bin"));
+    let stem_in = dir.join("stem.in");
+    write_f32(&stem_in, &common::test_input(3 * 35 * 33, 9));
+    for isa in ghostnet_runtime::isa::Isa::ALL.iter().filter(|i| i.supported()).map(|i| i.name()) {
+        let out = dir.join(format!("digits.{isa}.out"));
+        let o = Command::new(&exe).args(["digits", inp.to_str().unwrap(), out.to_str().unwrap(), "2"]).env("GHOSTNET_ISA", isa).output().unwrap();
+        assert!(o.status.success(), "debug build on {isa}: {}", String::from_utf8_lossy(&o.stderr));
+        common::assert_close(&format!("debug digits {isa}"), &common::read_f32(&out), &want[..40], 1e-4, 10);
+        let out = dir.join(format!("stem.{isa}.out"));
+        let o = Command::new(&exe).args(["stem_pad", stem_in.to_str().unwrap(), out.to_str().unwrap(), "1"]).env("GHOSTNET_ISA", isa).output().unwrap();
+        assert!(o.status.success(), "debug build on {isa}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}

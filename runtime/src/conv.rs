@@ -276,14 +276,15 @@ unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy
         }
         for ky in ky0..ky1 {
             let iy = oy * d.sh + ky - d.pt;
-            // Input pixel of tap column 0 (`ox * sw - pl` may be negative at the edge, so
-            // the column offset is added per tap instead).
+            // `ox * sw - pl` may be negative at the left edge; every tap actually read has
+            // `ox * sw + kx >= pl`, so the column offset is formed per tap, never negative.
             let xrow = p.x.add(iy * d.x.rs);
-            let x0 = ox * d.sw;
+            let x0 = ox * d.sw * d.x.ps;
+            let pad = d.pl * d.x.ps;
             let wrow = p.w.add((ky * d.kw + kx0) * d.cin * cp + o);
             if taps <= MAX_TAPS {
                 for (t, &off) in table.iter().enumerate().take(taps) {
-                    let xp = xrow.add((x0 - d.pl) * d.x.ps + off);
+                    let xp = xrow.add(x0 + off - pad);
                     let wp = wrow.add(t * cp);
                     let mut wv = [S::zero(); N];
                     for (v, w) in wv.iter_mut().enumerate() {
@@ -298,7 +299,7 @@ unsafe fn strip<S: Simd, const N: usize, const P: usize>(p: &Ptrs, d: &Dense, oy
                 }
             } else {
                 for kx in kx0..kx1 {
-                    let xp = xrow.add((x0 + kx - d.pl) * d.x.ps);
+                    let xp = xrow.add(x0 + kx * d.x.ps - pad);
                     for i in 0..d.cin {
                         let wp = wrow.add(((kx - kx0) * d.cin + i) * cp);
                         let mut wv = [S::zero(); N];

@@ -2778,25 +2778,10 @@ mod rt {
                 bstride.copy_from_slice(&t.bstride[..NV]);
                 let (last, scale) = (t.last, t.scale);
                 let mut acc = [[S::zero(); NV]; MR];
-                let partial = last < S::LANES;
-                for p in 0..t.k {
-                    let mut bv = [S::zero(); NV];
-                    for v in 0..NV {
-                        let q = bp[v].add(p * bstride[v]);
-                        bv[v] = if v == NV - 1 && partial { S::load_part(q, last) } else { S::load(q) };
-                    }
-                    if SCALE {
-                        let s = S::splat(*scale.add(p));
-                        for b in &mut bv {
-                            *b = S::mul(*b, s);
-                        }
-                    }
-                    for r in 0..MR {
-                        let x = S::splat(*ap[r].add(p));
-                        for v in 0..NV {
-                            acc[r][v] = S::fma(x, bv[v], acc[r][v]);
-                        }
-                    }
+                if last < S::LANES {
+                    kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
+                } else {
+                    kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
                 }
                 let mut bias = [S::zero(); NV];
                 for v in 0..NV {
@@ -2821,6 +2806,47 @@ mod rt {
                             y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
                         }
                         S::store_n(o.c.add(i * o.ldc + col), y, lanes);
+                    }
+                }
+            }
+        }
+
+        /// The k loop of [`tile`]: `acc[r][v] += a[r][p] * (s[p] *) b[p][v]` for every `p`. The B
+        /// pointers advance by their row strides; `PARTIAL` loads only `last` lanes of the last
+        /// vector (the tail panel), so the loop body has no branch.
+        ///
+        /// # Safety
+        /// As [`tile`].
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn kloop<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
+            k: usize,
+            ap: &[*const f32; MR],
+            bp: &mut [*const f32; NV],
+            bstride: &[usize; NV],
+            last: usize,
+            scale: *const f32,
+            acc: &mut [[S::V; NV]; MR],
+        ) {
+            // SAFETY: forwarded from `tile`: `k` rows of every B vector and A row are readable.
+            unsafe {
+                for p in 0..k {
+                    let mut bv = [S::zero(); NV];
+                    for v in 0..NV {
+                        bv[v] = if PARTIAL && v == NV - 1 { S::load_part(bp[v], last) } else { S::load(bp[v]) };
+                        bp[v] = bp[v].add(bstride[v]);
+                    }
+                    if SCALE {
+                        let s = S::splat(*scale.add(p));
+                        for b in &mut bv {
+                            *b = S::mul(*b, s);
+                        }
+                    }
+                    for r in 0..MR {
+                        let x = S::splat(*ap[r].add(p));
+                        for v in 0..NV {
+                            acc[r][v] = S::fma(x, bv[v], acc[r][v]);
+                        }
                     }
                 }
             }
@@ -3487,14 +3513,15 @@ mod rt {
                 }
                 for ky in ky0..ky1 {
                     let iy = oy * d.sh + ky - d.pt;
-                    // Input pixel of tap column 0 (`ox * sw - pl` may be negative at the edge, so
-                    // the column offset is added per tap instead).
+                    // `ox * sw - pl` may be negative at the left edge; every tap actually read has
+                    // `ox * sw + kx >= pl`, so the column offset is formed per tap, never negative.
                     let xrow = p.x.add(iy * d.x.rs);
-                    let x0 = ox * d.sw;
+                    let x0 = ox * d.sw * d.x.ps;
+                    let pad = d.pl * d.x.ps;
                     let wrow = p.w.add((ky * d.kw + kx0) * d.cin * cp + o);
                     if taps <= MAX_TAPS {
                         for (t, &off) in table.iter().enumerate().take(taps) {
-                            let xp = xrow.add((x0 - d.pl) * d.x.ps + off);
+                            let xp = xrow.add(x0 + off - pad);
                             let wp = wrow.add(t * cp);
                             let mut wv = [S::zero(); N];
                             for (v, w) in wv.iter_mut().enumerate() {
@@ -3509,7 +3536,7 @@ mod rt {
                         }
                     } else {
                         for kx in kx0..kx1 {
-                            let xp = xrow.add((x0 + kx - d.pl) * d.x.ps);
+                            let xp = xrow.add(x0 + kx * d.x.ps - pad);
                             for i in 0..d.cin {
                                 let wp = wrow.add(((kx - kx0) * d.cin + i) * cp);
                                 let mut wv = [S::zero(); N];
@@ -3999,6 +4026,10 @@ mod rt {
         // `__cpuid` became a safe function in Rust 1.94; the blocks keep older compilers working.
         #[allow(unused_unsafe)]
         fn detect() -> u8 {
+            // Miri cannot run the CPUID and XGETBV instructions; under it only the scalar tier runs.
+            if cfg!(miri) {
+                return 0;
+            }
             // SAFETY: CPUID exists on every x86-64 CPU.
             let l1 = unsafe { __cpuid(1) };
             let osxsave = l1.ecx & (1 << 27) != 0;

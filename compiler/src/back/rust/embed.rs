@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Literal, TokenStream, TokenTree};
 use quote::quote;
 
 use super::writer::{self, TEMPLATE_COMMON, TEMPLATE_NO_STD, TEMPLATE_STD};
@@ -28,16 +28,31 @@ use crate::ir::Graph;
 /// macro call).
 pub fn generate(graph: &Graph, options: &Options, inputs: &[PathBuf]) -> Result<(Program, TokenStream), Error> {
     let program = super::lower::lower(graph).map_err(Error::Unsupported)?;
-    let options = Options { weights: WeightsSource::Inline(super::weight_bytes(&program)), ..options.clone() };
+    // `weight_bytes`'s iterator chain, unoptimized as proc-macros are built, takes a second
+    // for GhostNet 1.3x; this loop a tenth of that.
+    let mut bytes = Vec::with_capacity(program.weights.len() * 4);
+    for w in &program.weights {
+        bytes.extend_from_slice(&w.to_le_bytes());
+    }
+    let options = Options { weights: WeightsSource::Inline(bytes), ..options.clone() };
     let tokens = tokens(&program, &options, inputs).map_err(Error::Internal)?;
     Ok((program, tokens))
 }
+
+/// Stands for inline weights while the items are parsed: a byte-string literal of tens of
+/// megabytes costs seconds in `syn` (it prints every literal to classify it), so it is put
+/// in after parsing, in place of `include_bytes!(PLACEHOLDER)`.
+const PLACEHOLDER: &str = "<ghostnet-compiler: inline weights>";
 
 /// The module's items as tokens a proc-macro can return: what [`writer::write_string`]
 /// writes, less the inner attributes and comments, plus one `include_bytes!` per input file.
 pub fn tokens(p: &Program, options: &Options, inputs: &[PathBuf]) -> Result<TokenStream, String> {
     let internal = |what: &str, e: syn::Error| format!("internal error: {what} does not parse as items: {e}");
-    let generated: syn::File = syn::parse2(writer::tokens(p, options)).map_err(|e| internal("the generated code", e))?;
+    let (written, inline) = match &options.weights {
+        WeightsSource::Inline(bytes) => (Options { weights: WeightsSource::File(PLACEHOLDER.into()), ..options.clone() }, Some(bytes)),
+        WeightsSource::File(_) => (options.clone(), None),
+    };
+    let generated: syn::File = syn::parse2(writer::tokens(p, &written)).map_err(|e| internal("the generated code", e))?;
     let common: syn::File = syn::parse_str(TEMPLATE_COMMON).map_err(|e| internal("templates/common.rs", e))?;
     let (name, text) = if options.no_std { ("templates/no_std.rs", TEMPLATE_NO_STD) } else { ("templates/std.rs", TEMPLATE_STD) };
     let mode: syn::File = syn::parse_str(text).map_err(|e| internal(name, e))?;
@@ -46,12 +61,50 @@ pub fn tokens(p: &Program, options: &Options, inputs: &[PathBuf]) -> Result<Toke
     let runtime = TokenStream::from_str(&writer::runtime_module(options.no_std)).map_err(|e| format!("internal error: the runtime sources do not tokenize: {e}"))?;
 
     let items = generated.items.iter().chain(&common.items).chain(&mode.items);
+    let mut items = quote!(#(#[allow(dead_code)] #items)*);
+    if let Some(bytes) = inline {
+        let mut found = 0;
+        items = put_weights(items, &Literal::byte_string(bytes), &mut found);
+        if found != 1 {
+            return Err(format!("internal error: the weights placeholder occurs {found} times in the generated code"));
+        }
+    }
     let tracked = inputs.iter().map(|path| track(path)).collect::<Result<Vec<_>, _>>()?;
     Ok(quote! {
         #(#tracked)*
-        #(#[allow(dead_code)] #items)*
+        #items
         #runtime
     })
+}
+
+/// `tokens` with each `include_bytes!(PLACEHOLDER)` replaced by `weights`; counts them in `found`.
+fn put_weights(tokens: TokenStream, weights: &Literal, found: &mut usize) -> TokenStream {
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tts.len());
+    let mut i = 0;
+    while i < tts.len() {
+        match &tts[i..] {
+            [TokenTree::Ident(name), TokenTree::Punct(bang), TokenTree::Group(args), ..]
+                if name == "include_bytes" && bang.as_char() == '!' && args.stream().to_string() == format!("{PLACEHOLDER:?}") =>
+            {
+                out.push(TokenTree::Literal(weights.clone()));
+                *found += 1;
+                i += 3;
+            }
+            [TokenTree::Group(g), ..] => {
+                let mut group = Group::new(g.delimiter(), put_weights(g.stream(), weights, found));
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+                i += 1;
+            }
+            [tt, ..] => {
+                out.push(tt.clone());
+                i += 1;
+            }
+            [] => unreachable!("i < len"),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The files `source` is read from, absolute, for [`generate`]'s `inputs`: the ONNX model

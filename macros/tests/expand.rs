@@ -287,3 +287,27 @@ fn the_binary_needs_only_the_standard_library() {
     assert!(needed.iter().all(|n| system.contains(n)), "the binary needs {needed:?}");
     eprintln!("shared libraries: {needed:?}");
 }
+
+/// The `no_std` form builds in a `#![no_std]` library (no allocator, the caller's arena).
+#[test]
+fn the_no_std_form_builds_in_a_no_std_crate() {
+    let krate = ScratchCrate::new("macro-no-std");
+    krate.write(
+        "src/lib.rs",
+        r#"#![no_std]
+#![deny(warnings)]
+
+mod net {
+    ghostnet_macros::ghostnet!(alpha = 0.5, input = [1, 3, 32, 32], classes = 4, no_std);
+}
+
+/// The class of `input`, computed in `arena`.
+pub fn classify(arena: &mut [f32; net::ARENA_LEN], input: &[f32; net::INPUT_LEN]) -> usize {
+    let mut out = [0f32; net::OUTPUT_LEN];
+    net::Net::new(arena).forward(input, &mut out);
+    (1..out.len()).fold(0, |best, i| if out[i] > out[best] { i } else { best })
+}
+"#,
+    );
+    krate.build();
+}

@@ -100,7 +100,12 @@ impl ScratchCrate {
     }
 
     pub fn write_main(&self, main_rs: &str) {
-        std::fs::write(self.dir.join("src/main.rs"), main_rs).unwrap();
+        self.write("src/main.rs", main_rs);
+    }
+
+    /// Writes `text` to `path`, relative to the crate.
+    pub fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.dir.join(path), text).unwrap();
     }
 
     fn target_dir() -> PathBuf {

@@ -219,4 +219,38 @@ mod tests {
         let e = tokens(&p, &options, &[PathBuf::from("model.onnx")]).unwrap_err();
         assert!(e.contains("'model.onnx' is not an absolute"), "{e}");
     }
+
+    /// The tracked inputs: the model and every external-data file its tensors name, or the
+    /// DSL's weights; absolute, each once.
+    #[test]
+    fn inputs_are_the_model_its_external_data_and_the_weights() {
+        use onnx_protobuf::{GraphProto, ModelProto, StringStringEntryProto, TensorProto};
+        use protobuf::Message;
+        let dir = std::env::temp_dir().join(format!("ghostnet-embed-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tensor = |location: &str| {
+            let mut t = TensorProto::new();
+            let mut kv = StringStringEntryProto::new();
+            kv.key = "location".into();
+            kv.value = location.into();
+            t.external_data.push(kv);
+            t
+        };
+        let mut graph = GraphProto::new();
+        graph.initializer = vec![tensor("a.data"), tensor("b.data"), tensor("a.data")];
+        let mut model = ModelProto::new();
+        model.graph = Some(graph).into();
+        std::fs::write(dir.join("m.onnx"), model.write_to_bytes().unwrap()).unwrap();
+        for f in ["a.data", "b.data", "w.safetensors"] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let real = dir.canonicalize().unwrap();
+        let onnx = crate::Source::Onnx { path: dir.join("m.onnx"), input_shape: None };
+        assert_eq!(inputs(&onnx), ["a.data", "b.data", "m.onnx"].map(|f| real.join(f)));
+        let dsl = crate::Source::Dsl { spec: Spec::default(), weights: Some(dir.join("w.safetensors")), seed: 0 };
+        assert_eq!(inputs(&dsl), [real.join("w.safetensors")]);
+        let seeded = crate::Source::Dsl { spec: Spec::default(), weights: None, seed: 0 };
+        assert!(inputs(&seeded).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

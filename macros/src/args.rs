@@ -130,7 +130,7 @@ impl<'a> Given<'a> {
                 Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
                 _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
             },
-            _ => unreachable!("every name in OPTIONS is matched"),
+            other => return Err(syn::Error::new_spanned(value, format!("internal error: option `{other}` has no handler"))),
         }
         Ok(())
     }

@@ -9,8 +9,11 @@ use quote::quote;
 pub fn stub(no_std: bool) -> TokenStream {
     let net = if no_std {
         quote! {
+            #[allow(dead_code)]
             pub type Arena = [f32; ARENA_LEN];
+            #[allow(dead_code)]
             pub struct Net<'a>(&'a mut Arena);
+            #[allow(dead_code)]
             impl<'a> Net<'a> {
                 pub fn new(arena: &'a mut Arena) -> Self {
                     Net(arena)
@@ -22,7 +25,9 @@ pub fn stub(no_std: bool) -> TokenStream {
         }
     } else {
         quote! {
+            #[allow(dead_code)]
             pub struct Net;
+            #[allow(dead_code)]
             impl Net {
                 pub fn new() -> Self {
                     Net
@@ -36,13 +41,15 @@ pub fn stub(no_std: bool) -> TokenStream {
             }
         }
     };
-    let consts = quote! {
+    quote! {
+        #[allow(dead_code)]
         pub const INPUT_SHAPE: [usize; 4] = [1, 1, 1, 1];
+        #[allow(dead_code)]
         pub const INPUT_LEN: usize = 1;
+        #[allow(dead_code)]
         pub const OUTPUT_LEN: usize = 1;
+        #[allow(dead_code)]
         pub const ARENA_LEN: usize = 1;
-    };
-    let items: syn::File = syn::parse2(quote!(#consts #net)).expect("the stub parses");
-    let items = items.items;
-    quote!(#(#[allow(dead_code)] #items)*)
+        #net
+    }
 }

@@ -79,30 +79,30 @@ pub fn tokens(p: &Program, options: &Options, inputs: &[PathBuf]) -> Result<Toke
 
 /// `tokens` with each `include_bytes!(PLACEHOLDER)` replaced by `weights`; counts them in `found`.
 fn put_weights(tokens: TokenStream, weights: &Literal, found: &mut usize) -> TokenStream {
+    let placeholder = format!("{PLACEHOLDER:?}");
     let tts: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(tts.len());
     let mut i = 0;
-    while i < tts.len() {
-        match &tts[i..] {
-            [TokenTree::Ident(name), TokenTree::Punct(bang), TokenTree::Group(args), ..]
-                if name == "include_bytes" && bang.as_char() == '!' && args.stream().to_string() == format!("{PLACEHOLDER:?}") =>
-            {
-                out.push(TokenTree::Literal(weights.clone()));
-                *found += 1;
-                i += 3;
-            }
-            [TokenTree::Group(g), ..] => {
+    while let Some(tt) = tts.get(i) {
+        if let [TokenTree::Ident(name), TokenTree::Punct(bang), TokenTree::Group(args), ..] = &tts[i..]
+            && name == "include_bytes"
+            && bang.as_char() == '!'
+            && args.stream().to_string() == placeholder
+        {
+            out.push(TokenTree::Literal(weights.clone()));
+            *found += 1;
+            i += 3;
+            continue;
+        }
+        out.push(match tt {
+            TokenTree::Group(g) => {
                 let mut group = Group::new(g.delimiter(), put_weights(g.stream(), weights, found));
                 group.set_span(g.span());
-                out.push(TokenTree::Group(group));
-                i += 1;
+                TokenTree::Group(group)
             }
-            [tt, ..] => {
-                out.push(tt.clone());
-                i += 1;
-            }
-            [] => unreachable!("i < len"),
-        }
+            other => other.clone(),
+        });
+        i += 1;
     }
     out.into_iter().collect()
 }

@@ -1,6 +1,6 @@
 //! `ghostnet!`: a GhostNet compiled into the calling crate.
 //!
-//! ```ignore
+//! ```rust,ignore
 //! mod net { ghostnet_macros::ghostnet!(alpha = 1.3, weights = "weights/ghostnet_130.safetensors"); }
 //! mod digits { ghostnet_macros::ghostnet!(onnx = "models/digits.onnx"); }
 //! mod synth { ghostnet_macros::ghostnet!(alpha = 0.75, input = [1, 3, 160, 160], classes = 100, seed = 7); }
@@ -9,7 +9,7 @@
 //! `OUTPUT_SHAPE`, `OUTPUT_LEN`, `ARENA_LEN`, `Net`, `Isa`, ...), kernels included, so the
 //! crate needs no other dependency. The options are in [`ghostnet!`]'s documentation.
 //!
-//! This crate is a thin shim: it parses the arguments ([`args`]) and calls
+//! This crate is a thin shim: it parses the arguments (`args.rs`) and calls
 //! `ghostnet_compiler::compile_tokens`, the same pipeline as `ghostc`.
 
 mod args;

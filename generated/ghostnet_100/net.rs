@@ -2657,7 +2657,11 @@ mod rt {
                 // A chunk of up to `group` columns; its vectors may come from full panels (rows
                 // PANEL apart) and the tail panel (rows `tail_width(n)` apart) alike. A vector never
                 // straddles the two: `full` is a multiple of PANEL, itself a multiple of LANES.
-                let width = group.min(cols.end - j);
+                // A chunk has the group's vector count (the last vector maybe partial), or one
+                // vector: the tile kernels exist for those two widths only, which keeps the
+                // instantiations few.
+                let left = cols.end - j;
+                let width = if left > group - S::LANES { group.min(left) } else { S::LANES.min(left) };
                 let nvec = width.div_ceil(S::LANES);
                 let last = width - (nvec - 1) * S::LANES;
                 let mut bp = [core::ptr::null(); 4];
@@ -2732,7 +2736,7 @@ mod rt {
             last: usize,
         }
 
-        /// Picks the instantiation for `nvec` vectors and the scale flag.
+        /// Picks the instantiation for `nvec` (1 or `NV`) vectors and the scale flag.
         ///
         /// # Safety
         /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
@@ -2741,15 +2745,12 @@ mod rt {
             let scaled = !t.scale.is_null();
             // SAFETY: forwarded contract.
             unsafe {
+                debug_assert!(nvec == 1 || nvec == NV);
                 match (nvec, scaled) {
                     (1, false) => tile::<S, MR, 1, false>(t, rows, o),
                     (1, true) => tile::<S, MR, 1, true>(t, rows, o),
-                    (2, false) if NV >= 2 => tile::<S, MR, 2, false>(t, rows, o),
-                    (2, true) if NV >= 2 => tile::<S, MR, 2, true>(t, rows, o),
-                    (3, false) if NV >= 3 => tile::<S, MR, 3, false>(t, rows, o),
-                    (3, true) if NV >= 3 => tile::<S, MR, 3, true>(t, rows, o),
-                    (_, false) => tile::<S, MR, 4, false>(t, rows, o),
-                    (_, true) => tile::<S, MR, 4, true>(t, rows, o),
+                    (_, false) => tile::<S, MR, NV, false>(t, rows, o),
+                    (_, true) => tile::<S, MR, NV, true>(t, rows, o),
                 }
             }
         }

@@ -28,7 +28,7 @@ pub fn limits() -> Limits {
 }
 
 /// The interpreter runs a graph only when its estimated work is below this.
-pub const INTERP_BUDGET: u64 = 1 << 22;
+pub const INTERP_BUDGET: u64 = 1 << 16;
 
 /// ONNX bytes: the `onnx_load` target.
 pub fn onnx_bytes(bytes: &[u8], dir: &Path) {
@@ -71,7 +71,7 @@ pub fn tiny_specs() -> Vec<Spec> {
     vec![
         Spec {
             stages: vec![vec![b(3, 16, 16, 0.0, 1)], vec![b(3, 48, 24, 0.25, 2)]],
-            input: [1, 3, 16, 16],
+            input: [1, 3, 12, 12],
             num_classes: 10,
             head_channels: 32,
             ..Spec::default()
@@ -80,7 +80,7 @@ pub fn tiny_specs() -> Vec<Spec> {
             version: Version::V2,
             width: 0.5,
             stages: vec![vec![b(3, 16, 16, 0.0, 1)], vec![b(5, 32, 24, 0.0, 2)], vec![b(3, 48, 24, 0.25, 1)]],
-            input: [1, 2, 24, 24],
+            input: [1, 2, 16, 16],
             num_classes: 5,
             head_channels: 16,
         },

@@ -479,7 +479,7 @@ impl DslInput {
             })
             .collect();
         // Mostly inputs that run in the interpreter in well under a second.
-        let input = [self.input[0].get(2), self.input[1].get(4), self.input[2].get(40), self.input[3].get(40)];
+        let input = [self.input[0].get(2), self.input[1].get(4), self.input[2].get(24), self.input[3].get(24)];
         Spec {
             version: if self.v2 { Version::V2 } else { Version::V1 },
             width,

@@ -1514,15 +1514,25 @@ mod rt {
         }
 
         /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
-        /// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid (the
-        /// GhostNetV2 gate) is `1 / (1 + e^-x)` with the vector [`Simd::exp`].
+        /// clip and hard-sigmoid, ReLU is one `max`, none is free; sigmoid (the GhostNetV2 gate) is
+        /// `1 / (1 + e^-x)` with the vector [`Simd::exp`].
         #[derive(Clone, Copy)]
         pub(super) struct Ep<S: Simd> {
             mul: S::V,
             add: S::V,
             lo: S::V,
             hi: S::V,
-            sigmoid: bool,
+            kind: EpKind,
+        }
+
+        /// Which operations [`Ep::apply`] needs: each vector op here takes an FMA port slot, so
+        /// the identity and ReLU skip the clamp they do not need.
+        #[derive(Clone, Copy, PartialEq)]
+        pub(super) enum EpKind {
+            Identity,
+            Relu,
+            Affine,
+            Sigmoid,
         }
 
         impl<S: Simd> Ep<S> {
@@ -1530,16 +1540,21 @@ mod rt {
             /// The CPU supports `S`'s tier.
             #[inline(always)]
             pub(super) unsafe fn new(act: Act) -> Self {
-                let (mul, add, lo, hi) = match act {
-                    Act::None | Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY),
-                    Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY),
-                    Act::Clip { min, max } => (1.0, 0.0, min, max),
-                    Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0),
+                let (mul, add, lo, hi, kind) = match act {
+                    Act::None => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY, EpKind::Identity),
+                    Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY, EpKind::Sigmoid),
+                    Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY, EpKind::Relu),
+                    Act::Clip { min, max } => (1.0, 0.0, min, max, EpKind::Affine),
+                    Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0, EpKind::Affine),
                 };
                 // SAFETY: the tier is supported (our contract).
                 unsafe {
-                    Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), sigmoid: act == Act::Sigmoid }
+                    Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), kind }
                 }
+            }
+
+            pub(super) fn kind(&self) -> EpKind {
+                self.kind
             }
 
             /// # Safety
@@ -1548,11 +1563,15 @@ mod rt {
             pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
                 // SAFETY: the tier is supported (our contract).
                 unsafe {
-                    if self.sigmoid {
-                        let one = S::splat(1.0);
-                        return S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))));
+                    match self.kind {
+                        EpKind::Identity => v,
+                        EpKind::Relu => S::max(v, self.lo),
+                        EpKind::Affine => S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi),
+                        EpKind::Sigmoid => {
+                            let one = S::splat(1.0);
+                            S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))))
+                        }
                     }
-                    S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
                 }
             }
         }
@@ -1574,7 +1593,7 @@ mod rt {
         //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
         use super::isa::{extent, Act, Arena, Isa, Part};
-        use super::simd::{Ep, Simd};
+        use super::simd::{Ep, EpKind, Simd};
 
         /// Width of a full panel of packed `B`.
         pub const PANEL: usize = 16;
@@ -1715,6 +1734,14 @@ mod rt {
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
                     assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
+                }
+                // At most 8 columns, a 16-lane vector would be half empty: the AVX-512 tier runs
+                // the 8-lane body there (measured faster on GhostNet's first block).
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if g.n <= 8 && super::x86::has_avx2() => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
                     // SAFETY: the CPU supports AVX2 and FMA (checked above).
                     unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
                 }
@@ -1934,6 +1961,22 @@ mod rt {
                 for v in 0..NV {
                     bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
                 }
+                if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
+                    // The common full tile, with the activation and the tail mask as constants so
+                    // that the unrolled stores keep the sums in registers. (With more sums than
+                    // half the register file, the unrolled epilogue makes LLVM spill sums inside
+                    // the k loop; those tiles take the loop below.)
+                    let partial = last < S::LANES;
+                    match (t.ep.kind(), partial) {
+                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
+                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
+                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
+                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
+                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
+                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+                    }
+                    return;
+                }
                 for r in 0..MR {
                     if r >= rows {
                         break;
@@ -1953,6 +1996,48 @@ mod rt {
                             y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
                         }
                         S::store_n(o.c.add(i * o.ldc + col), y, lanes);
+                    }
+                }
+            }
+        }
+
+        /// The epilogue of a full tile without gate or raw output: `c = act(acc + bias) (+ r)`.
+        /// `KIND` is an [`EpKind`] (identity and ReLU inline, anything else through [`Ep::apply`]);
+        /// `PARTIAL` says the last vector has `t.last < LANES` lanes.
+        ///
+        /// # Safety
+        /// As [`tile`], with all `MR` rows in range.
+        #[inline(always)]
+        unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
+            t: &Tile<S>,
+            acc: &[[S::V; NV]; MR],
+            bias: &[S::V; NV],
+            o: &Out,
+        ) {
+            // SAFETY: forwarded from `tile`: the rows and this chunk's columns are in range.
+            unsafe {
+                let zero = S::zero();
+                for (r, row) in acc.iter().enumerate() {
+                    let i = t.row + r;
+                    for v in 0..NV {
+                        let col = t.col + v * S::LANES;
+                        let mut y = S::add(row[v], bias[v]);
+                        y = match KIND {
+                            k if k == EpKind::Identity as u8 => y,
+                            k if k == EpKind::Relu as u8 => S::max(y, zero),
+                            _ => t.ep.apply(y),
+                        };
+                        let tail = PARTIAL && v == NV - 1;
+                        if !o.res.is_null() {
+                            let rp = o.res.add(i * o.ldr + col);
+                            y = S::add(y, if tail { S::load_part(rp, t.last) } else { S::load(rp) });
+                        }
+                        let cp = o.c.add(i * o.ldc + col);
+                        if tail {
+                            S::store_part(cp, y, t.last)
+                        } else {
+                            S::store(cp, y)
+                        }
                     }
                 }
             }
@@ -2103,6 +2188,13 @@ mod rt {
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
                     assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_dwconv_f32_8c(arena, weights, d, part) }
+                }
+                // As for GEMM: at most 8 channels, the AVX-512 tier runs the 8-lane body.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if d.c <= 8 && super::x86::has_avx2() => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
                     // SAFETY: the CPU supports AVX2 and FMA (checked above).
                     unsafe { super::x86::avx2_dwconv_f32_8c(arena, weights, d, part) }
                 }
@@ -2260,8 +2352,24 @@ mod rt {
             // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
             // FULL; stores stay inside the output row.
             unsafe {
+                let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none() && p.r.is_null();
                 let mut ox = x0;
                 while ox < x1 {
+                    if plain {
+                        // Whole strips from `ox` whose columns are all inside the input.
+                        let first = (ox * SW) as isize - pl;
+                        let room = w - first - span as isize;
+                        let fit = if first < 0 || room < 0 { 0 } else { room as usize / (P * SW) + 1 };
+                        let n = fit.min((x1 - ox) / P);
+                        if n > 0 {
+                            let rows: [*const f32; KH] =
+                                core::array::from_fn(|ky| p.x.add(((e.iy0 + ky as isize) as usize * d.w + first as usize) * ldx + e.ch));
+                            let y = p.y.add((e.oy * d.ow + ox) * d.y.ld + e.ch);
+                            interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, wv, bias, &e.ep, e.lanes, n);
+                            ox += n * P;
+                            continue;
+                        }
+                    }
                     let start = if ox + P <= x1 || x1 - x0 < P { ox } else { x1 - P };
                     let ix0 = (start * SW) as isize - pl;
                     let inside = ix0 >= 0 && ix0 + span as isize <= w;
@@ -2300,6 +2408,59 @@ mod rt {
                         }
                     }
                     ox = start + P;
+                }
+            }
+        }
+
+        /// `n` strips of `P` outputs whose taps are all inside the input: `rows[ky]` points at the
+        /// first strip's first input column in tap row `ky`, `y` at its first output. Each input
+        /// column is loaded once per tap row and feeds the strip outputs it touches, so only the
+        /// filter, the `P` sums and one column are live.
+        ///
+        /// # Safety
+        /// As [`strips`]: `rows`, `y` and `n` describe columns and outputs inside the checked
+        /// ranges.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, const P: usize, const FULL: bool>(
+            rows: [*const f32; KH],
+            ldx: usize,
+            y: *mut f32,
+            ldy: usize,
+            wv: &[[S::V; KW]; KH],
+            bias: S::V,
+            ep: &Ep<S>,
+            lanes: usize,
+            n: usize,
+        ) {
+            let span = (P - 1) * SW + KW;
+            // SAFETY: the caller's contract; every column read is below `span` of a strip that
+            // lies inside the input, every store one of the strip's outputs.
+            unsafe {
+                for s in 0..n {
+                    let mut acc = [bias; P];
+                    for (ky, row) in rows.iter().enumerate() {
+                        let xp = row.add(s * P * SW * ldx);
+                        for c in 0..span {
+                            let q = xp.add(c * ldx);
+                            let v = if FULL { S::load(q) } else { S::load_part(q, lanes) };
+                            for kx in 0..KW {
+                                if c >= kx && (c - kx) % SW == 0 && (c - kx) / SW < P {
+                                    let j = (c - kx) / SW;
+                                    acc[j] = S::fma(v, wv[ky][kx], acc[j]);
+                                }
+                            }
+                        }
+                    }
+                    let yp = y.add(s * P * ldy);
+                    for (j, &a) in acc.iter().enumerate() {
+                        let v = ep.apply(a);
+                        if FULL {
+                            S::store(yp.add(j * ldy), v)
+                        } else {
+                            S::store_part(yp.add(j * ldy), v, lanes)
+                        }
+                    }
                 }
             }
         }

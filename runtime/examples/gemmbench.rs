@@ -20,6 +20,9 @@ fn main() {
         (1, 960, 1280, 1280),
     ];
     let filter: Option<usize> = std::env::args().nth(1).map(|s| s.parse().unwrap());
+    let custom: Vec<usize> = std::env::args().skip(2).map(|s| s.parse().unwrap()).collect();
+    let custom_shapes = [(custom.first().copied().unwrap_or(0), custom.get(1).copied().unwrap_or(0), custom.get(2).copied().unwrap_or(0), custom.get(3).copied().unwrap_or(0))];
+    let shapes: &[(usize, usize, usize, usize)] = if custom.len() == 4 { &custom_shapes } else { shapes };
     for (idx, &(m, k, n, ldc)) in shapes.iter().enumerate() {
         if filter.is_some_and(|f| f != idx) {
             continue;

@@ -104,6 +104,13 @@ pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, par
             // SAFETY: the CPU supports AVX2 and FMA (checked above).
             unsafe { super::x86::avx2_dwconv_f32_8c(arena, weights, d, part) }
         }
+        // As for GEMM: at most 8 channels, the AVX-512 tier runs the 8-lane body.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if d.c <= 8 && super::x86::has_avx2() => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_dwconv_f32_8c(arena, weights, d, part) }
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
@@ -258,8 +265,24 @@ unsafe fn strips<S: Simd, const KH: usize, const KW: usize, const SW: usize, con
     // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
     // FULL; stores stay inside the output row.
     unsafe {
+        let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none() && p.r.is_null();
         let mut ox = x0;
         while ox < x1 {
+            if plain {
+                // Whole strips from `ox` whose columns are all inside the input.
+                let first = (ox * SW) as isize - pl;
+                let room = w - first - span as isize;
+                let fit = if first < 0 || room < 0 { 0 } else { room as usize / (P * SW) + 1 };
+                let n = fit.min((x1 - ox) / P);
+                if n > 0 {
+                    let rows: [*const f32; KH] =
+                        core::array::from_fn(|ky| p.x.add(((e.iy0 + ky as isize) as usize * d.w + first as usize) * ldx + e.ch));
+                    let y = p.y.add((e.oy * d.ow + ox) * d.y.ld + e.ch);
+                    interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, wv, bias, &e.ep, e.lanes, n);
+                    ox += n * P;
+                    continue;
+                }
+            }
             let start = if ox + P <= x1 || x1 - x0 < P { ox } else { x1 - P };
             let ix0 = (start * SW) as isize - pl;
             let inside = ix0 >= 0 && ix0 + span as isize <= w;
@@ -298,6 +321,59 @@ unsafe fn strips<S: Simd, const KH: usize, const KW: usize, const SW: usize, con
                 }
             }
             ox = start + P;
+        }
+    }
+}
+
+/// `n` strips of `P` outputs whose taps are all inside the input: `rows[ky]` points at the
+/// first strip's first input column in tap row `ky`, `y` at its first output. Each input
+/// column is loaded once per tap row and feeds the strip outputs it touches, so only the
+/// filter, the `P` sums and one column are live.
+///
+/// # Safety
+/// As [`strips`]: `rows`, `y` and `n` describe columns and outputs inside the checked
+/// ranges.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn interior<S: Simd, const KH: usize, const KW: usize, const SW: usize, const P: usize, const FULL: bool>(
+    rows: [*const f32; KH],
+    ldx: usize,
+    y: *mut f32,
+    ldy: usize,
+    wv: &[[S::V; KW]; KH],
+    bias: S::V,
+    ep: &Ep<S>,
+    lanes: usize,
+    n: usize,
+) {
+    let span = (P - 1) * SW + KW;
+    // SAFETY: the caller's contract; every column read is below `span` of a strip that
+    // lies inside the input, every store one of the strip's outputs.
+    unsafe {
+        for s in 0..n {
+            let mut acc = [bias; P];
+            for (ky, row) in rows.iter().enumerate() {
+                let xp = row.add(s * P * SW * ldx);
+                for c in 0..span {
+                    let q = xp.add(c * ldx);
+                    let v = if FULL { S::load(q) } else { S::load_part(q, lanes) };
+                    for kx in 0..KW {
+                        if c >= kx && (c - kx) % SW == 0 && (c - kx) / SW < P {
+                            let j = (c - kx) / SW;
+                            acc[j] = S::fma(v, wv[ky][kx], acc[j]);
+                        }
+                    }
+                }
+            }
+            let yp = y.add(s * P * ldy);
+            for (j, &a) in acc.iter().enumerate() {
+                let v = ep.apply(a);
+                if FULL {
+                    S::store(yp.add(j * ldy), v)
+                } else {
+                    S::store_part(yp.add(j * ldy), v, lanes)
+                }
+            }
         }
     }
 }

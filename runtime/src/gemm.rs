@@ -14,7 +14,7 @@
 //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
 
 use super::isa::{extent, Act, Arena, Isa, Part};
-use super::simd::{Ep, Simd};
+use super::simd::{Ep, EpKind, Simd};
 
 /// Width of a full panel of packed `B`.
 pub const PANEL: usize = 16;
@@ -155,6 +155,14 @@ pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
+        }
+        // At most 8 columns, a 16-lane vector would be half empty: the AVX-512 tier runs
+        // the 8-lane body there (measured faster on GhostNet's first block).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if g.n <= 8 && super::x86::has_avx2() => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
             // SAFETY: the CPU supports AVX2 and FMA (checked above).
             unsafe { super::x86::avx2_gemm_f32_6x16(arena, weights, g, part) }
         }
@@ -374,6 +382,22 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
         for v in 0..NV {
             bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
         }
+        if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
+            // The common full tile, with the activation and the tail mask as constants so
+            // that the unrolled stores keep the sums in registers. (With more sums than
+            // half the register file, the unrolled epilogue makes LLVM spill sums inside
+            // the k loop; those tiles take the loop below.)
+            let partial = last < S::LANES;
+            match (t.ep.kind(), partial) {
+                (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
+                (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
+                (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
+                (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
+                (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
+                (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+            }
+            return;
+        }
         for r in 0..MR {
             if r >= rows {
                 break;
@@ -393,6 +417,48 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
                     y = S::add(y, S::load_n(o.res.add(i * o.ldr + col), lanes));
                 }
                 S::store_n(o.c.add(i * o.ldc + col), y, lanes);
+            }
+        }
+    }
+}
+
+/// The epilogue of a full tile without gate or raw output: `c = act(acc + bias) (+ r)`.
+/// `KIND` is an [`EpKind`] (identity and ReLU inline, anything else through [`Ep::apply`]);
+/// `PARTIAL` says the last vector has `t.last < LANES` lanes.
+///
+/// # Safety
+/// As [`tile`], with all `MR` rows in range.
+#[inline(always)]
+unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
+    t: &Tile<S>,
+    acc: &[[S::V; NV]; MR],
+    bias: &[S::V; NV],
+    o: &Out,
+) {
+    // SAFETY: forwarded from `tile`: the rows and this chunk's columns are in range.
+    unsafe {
+        let zero = S::zero();
+        for (r, row) in acc.iter().enumerate() {
+            let i = t.row + r;
+            for v in 0..NV {
+                let col = t.col + v * S::LANES;
+                let mut y = S::add(row[v], bias[v]);
+                y = match KIND {
+                    k if k == EpKind::Identity as u8 => y,
+                    k if k == EpKind::Relu as u8 => S::max(y, zero),
+                    _ => t.ep.apply(y),
+                };
+                let tail = PARTIAL && v == NV - 1;
+                if !o.res.is_null() {
+                    let rp = o.res.add(i * o.ldr + col);
+                    y = S::add(y, if tail { S::load_part(rp, t.last) } else { S::load(rp) });
+                }
+                let cp = o.c.add(i * o.ldc + col);
+                if tail {
+                    S::store_part(cp, y, t.last)
+                } else {
+                    S::store(cp, y)
+                }
             }
         }
     }

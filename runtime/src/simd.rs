@@ -69,15 +69,25 @@ pub(super) trait Simd: Copy {
 }
 
 /// A fused activation prepared once per kernel call: `clamp(x * mul + add, lo, hi)` covers
-/// none, ReLU, clip and hard-sigmoid with three branch-free operations; sigmoid (the
-/// GhostNetV2 gate) is `1 / (1 + e^-x)` with the vector [`Simd::exp`].
+/// clip and hard-sigmoid, ReLU is one `max`, none is free; sigmoid (the GhostNetV2 gate) is
+/// `1 / (1 + e^-x)` with the vector [`Simd::exp`].
 #[derive(Clone, Copy)]
 pub(super) struct Ep<S: Simd> {
     mul: S::V,
     add: S::V,
     lo: S::V,
     hi: S::V,
-    sigmoid: bool,
+    kind: EpKind,
+}
+
+/// Which operations [`Ep::apply`] needs: each vector op here takes an FMA port slot, so
+/// the identity and ReLU skip the clamp they do not need.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum EpKind {
+    Identity,
+    Relu,
+    Affine,
+    Sigmoid,
 }
 
 impl<S: Simd> Ep<S> {
@@ -85,16 +95,21 @@ impl<S: Simd> Ep<S> {
     /// The CPU supports `S`'s tier.
     #[inline(always)]
     pub(super) unsafe fn new(act: Act) -> Self {
-        let (mul, add, lo, hi) = match act {
-            Act::None | Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY),
-            Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY),
-            Act::Clip { min, max } => (1.0, 0.0, min, max),
-            Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0),
+        let (mul, add, lo, hi, kind) = match act {
+            Act::None => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY, EpKind::Identity),
+            Act::Sigmoid => (1.0, 0.0, f32::NEG_INFINITY, f32::INFINITY, EpKind::Sigmoid),
+            Act::Relu => (1.0, 0.0, 0.0, f32::INFINITY, EpKind::Relu),
+            Act::Clip { min, max } => (1.0, 0.0, min, max, EpKind::Affine),
+            Act::HardSigmoid { alpha, beta } => (alpha, beta, 0.0, 1.0, EpKind::Affine),
         };
         // SAFETY: the tier is supported (our contract).
         unsafe {
-            Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), sigmoid: act == Act::Sigmoid }
+            Ep { mul: S::splat(mul), add: S::splat(add), lo: S::splat(lo), hi: S::splat(hi), kind }
         }
+    }
+
+    pub(super) fn kind(&self) -> EpKind {
+        self.kind
     }
 
     /// # Safety
@@ -103,11 +118,15 @@ impl<S: Simd> Ep<S> {
     pub(super) unsafe fn apply(&self, v: S::V) -> S::V {
         // SAFETY: the tier is supported (our contract).
         unsafe {
-            if self.sigmoid {
-                let one = S::splat(1.0);
-                return S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))));
+            match self.kind {
+                EpKind::Identity => v,
+                EpKind::Relu => S::max(v, self.lo),
+                EpKind::Affine => S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi),
+                EpKind::Sigmoid => {
+                    let one = S::splat(1.0);
+                    S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))))
+                }
             }
-            S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi)
         }
     }
 }

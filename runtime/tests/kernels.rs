@@ -161,7 +161,7 @@ fn depthwise_matches_scalar_for_every_kernel_stride_and_tail() {
     let mut cases = 0;
     for &(kh, kw) in &[(3, 3), (5, 5), (1, 5), (5, 1), (3, 1), (1, 1)] {
         for &(sh, sw) in &[(1, 1), (2, 2)] {
-            for &(h, w) in &[(1, 1), (2, 3), (5, 5), (7, 7), (8, 6), (14, 14)] {
+            for &(h, w) in &[(1, 1), (2, 3), (5, 5), (7, 7), (8, 6), (14, 14), (4, 29), (3, 41)] {
                 for &c in &[1, 3, 4, 8, 12, 16, 17, 20, 36, 40] {
                     cases += 1;
                     let (pt, pl) = (kh / 2, kw / 2);

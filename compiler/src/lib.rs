@@ -32,7 +32,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_file_bytes: 2 << 30,
-            max_nodes: 100_000,
+            // The largest GhostNet export (V3 in training form) has about 1500 nodes; some
+            // passes are quadratic in the node count (about 1.5 s at 10 000).
+            max_nodes: 10_000,
             max_tensor_elements: 1 << 28,
             max_weight_bytes: 2 << 30,
             max_depth: 10_000,

@@ -379,6 +379,7 @@ pub fn cases() -> Vec<Case> {
 
     // Files.
     add("empty.onnx", Vec::new(), ONNX, "is not an ONNX model: it has no graph");
+    add("nested_groups.onnx", vec![0x0b; 1 << 16], ONNX, "it holds a protobuf group (field 1 at byte 0)");
     add("random_bytes.onnx", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), ONNX, "is not an ONNX model");
     add("truncated.onnx", {
         let b = model_bytes(&tiny_model());

@@ -9,6 +9,7 @@
 mod attr;
 pub mod fold;
 pub mod tensor;
+mod wire;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -83,7 +84,9 @@ pub fn load(path: &Path, options: &Options) -> Result<Graph, Error> {
 
 /// Loads a model from memory; external data is looked up in `dir`, and messages name `path`.
 pub fn from_bytes(bytes: &[u8], name: &str, path: &Path, dir: &Path, options: &Options) -> Result<Graph, Error> {
-    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| Error::NotOnnx { path: path.to_path_buf(), reason: e.to_string() })?;
+    let not_onnx = |reason: String| Error::NotOnnx { path: path.to_path_buf(), reason };
+    wire::check_groups(bytes).map_err(not_onnx)?;
+    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| not_onnx(e.to_string()))?;
     from_model(&model, name, path, dir, options)
 }
 

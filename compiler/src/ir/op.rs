@@ -426,10 +426,10 @@ impl Op {
                     ));
                 }
                 let out = vec![m, n];
-                if let Some(c) = inputs.get(2) {
-                    if broadcast(c, &out).ok().as_ref() != Some(&out) {
-                        return Err(format!("C {} does not broadcast to {}", ShapeDisplay(c), ShapeDisplay(&out)));
-                    }
+                if let Some(c) = inputs.get(2)
+                    && broadcast(c, &out).ok().as_ref() != Some(&out)
+                {
+                    return Err(format!("C {} does not broadcast to {}", ShapeDisplay(c), ShapeDisplay(&out)));
                 }
                 Ok(out)
             }

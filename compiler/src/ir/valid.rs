@@ -58,14 +58,14 @@ impl Graph {
                     if n == 0 {
                         errors.push(ValidationError::Empty { tensor: t.name.clone(), shape: ShapeDisplay(&t.shape).to_string() });
                     }
-                    if let Some(d) = &t.data {
-                        if d.len() != n {
-                            errors.push(ValidationError::ConstLength {
-                                tensor: t.name.clone(),
-                                len: d.len(),
-                                shape: ShapeDisplay(&t.shape).to_string(),
-                            });
-                        }
+                    if let Some(d) = &t.data
+                        && d.len() != n
+                    {
+                        errors.push(ValidationError::ConstLength {
+                            tensor: t.name.clone(),
+                            len: d.len(),
+                            shape: ShapeDisplay(&t.shape).to_string(),
+                        });
                     }
                 }
             }

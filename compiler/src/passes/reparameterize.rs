@@ -48,7 +48,7 @@ fn find(g: &Graph, i: usize) -> Option<(usize, usize)> {
     let aligned = |c: &Conv| {
         (0..2).all(|d| {
             let extra = kmax[d] - c.kernel[d];
-            extra % 2 == 0 && [c.pads[d], c.pads[d + 2]].iter().all(|&p| p + extra / 2 == lead(ca, cb, d))
+            extra.is_multiple_of(2) && [c.pads[d], c.pads[d + 2]].iter().all(|&p| p + extra / 2 == lead(ca, cb, d))
         })
     };
     let groups_ok = ca.groups == cb.groups || ca.groups == 1 || cb.groups == 1;
@@ -131,6 +131,7 @@ mod tests {
     use super::*;
     use crate::passes::testing::{assert_preserves, konst};
 
+    #[allow(clippy::too_many_arguments)]
     fn conv(g: &mut Graph, name: &str, x: TensorId, k: usize, pad: usize, stride: usize, groups: usize, m: usize, seed: u64) -> TensorId {
         let cin = g.shape(x)[1];
         let w = konst(g, &format!("{name}.w"), vec![m, cin / groups, k, k], seed);

@@ -267,7 +267,7 @@ impl Builder<'_> {
     fn conv(&mut self, name: &str, x: TensorId, out: usize, conv: Conv) -> Built {
         let cin = self.shape(x)[1];
         let groups = conv.groups;
-        if groups == 0 || cin % groups != 0 {
+        if groups == 0 || !cin.is_multiple_of(groups) {
             return Err((name.into(), format!("{groups} groups do not divide {cin} channels")));
         }
         let w = self.w.param(&mut self.g, &format!("{name}.weight"), vec![out, cin / groups, conv.kernel[0], conv.kernel[1]], Init::Conv);

@@ -2150,6 +2150,8 @@ mod rt {
 
         impl Act {
             #[inline(always)]
+            // max-then-min, not `clamp`: a NaN becomes the lower bound, as in the vector kernels.
+            #[allow(clippy::manual_clamp)]
             pub fn apply(self, x: f32) -> f32 {
                 match self {
                     Act::None => x,

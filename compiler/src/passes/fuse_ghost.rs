@@ -86,11 +86,15 @@ fn with_bias(g: &mut Graph, node: usize) -> (Conv, TensorId, TensorId) {
 }
 
 fn apply(g: &mut Graph, m: Match) {
+    // The input scale's position, before `with_bias` adds a bias the node's inputs lack.
+    let scale_input = match &g.nodes[m.primary].op {
+        Op::Conv(c) => c.scale_input().map(|i| g.nodes[m.primary].inputs[i]),
+        _ => unreachable!(),
+    };
     let (mut primary, w1, b1) = with_bias(g, m.primary);
     let (cheap, w2, b2) = with_bias(g, m.cheap);
     let pn = &g.nodes[m.primary];
     let x = pn.inputs[0];
-    let scale_input = primary.scale_input().map(|i| pn.inputs[i]);
     let scale = primary.scale;
     primary.scale = false;
     let last = m.slice.unwrap_or(m.concat);

@@ -7,7 +7,7 @@
 #  2. Builds the four targets (no sanitizer: the targets are safe Rust; overflow checks and
 #     debug assertions on).
 #  3. Runs onnx_load, onnx_mutate, safetensors_load and dsl for $GHOSTNET_FUZZ_SECONDS each
-#     (default 30), one at a time, niced, from the checked-in seeds (fuzz/seeds) and the
+#     (default 20), one at a time, niced, from the checked-in seeds (fuzz/seeds) and the
 #     bad-input corpus; a crash fails the step and leaves its input in fuzz/artifacts/.
 #
 # Run from anywhere: `bash .ci/steps/fuzz_smoke.sh`. Idempotent. The fuzz workspace has its
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
 say() { echo "fuzz_smoke.sh: $*"; }
-seconds=${GHOSTNET_FUZZ_SECONDS:-30}
+seconds=${GHOSTNET_FUZZ_SECONDS:-20}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 if ! command -v cargo-fuzz >/dev/null; then

@@ -182,9 +182,9 @@ fn safetensors_with_a_missing_and_a_misshaped_key() {
 
 #[test]
 fn alpha_must_be_positive() {
-    for a in ["0", "-1.3", "nan"] {
+    for a in ["0", "-1.3", "nan", "1e40"] {
         let e = fails(&["inspect", "--alpha", a]);
-        assert!(e.contains("alpha (width multiplier) must be a positive number"), "{a}: {e}");
+        assert!(e.contains("--alpha (width multiplier) must be a positive, finite number"), "{a}: {e}");
     }
 }
 
@@ -199,7 +199,20 @@ fn dsl_flags_with_an_onnx_model_and_bad_shapes() {
     let e = fails(&["inspect", "--alpha", "1.0", "--version", "2", "--input", "1x3x16x16"]);
     assert!(e.contains("does not fit its input") && e.contains("avg_pool") && e.contains("window 2x2"), "{e}");
     let e = fails(&["inspect", "--alpha", "1.0", "--version", "5"]);
-    assert!(e.contains("--version 5 is not supported"), "{e}");
+    assert!(e.contains("--version must be 1 (GhostNet) or 2 (GhostNetV2), got 5"), "{e}");
+}
+
+#[test]
+fn seed_with_weights_and_disagreeing_channels_are_refused() {
+    let e = fails(&["inspect", "--alpha", "0.5", "--weights", "w.safetensors", "--seed", "7"]);
+    assert!(e.contains("--seed only applies to seeded weights; it cannot be combined with --weights"), "{e}");
+    let e = fails(&["inspect", "--alpha", "0.5", "--in-chans", "1", "--input", "1x3x32x32", "--version", "3"]);
+    assert!(e.starts_with("error: 2 problems:"), "{e}");
+    assert!(e.contains("--in-chans is 1, but the input shape has 3 channels") && e.contains("--version must be 1"), "{e}");
+    let e = fails(&["inspect", "--alpha", "0.5", "--shape", "1x3x32"]);
+    assert!(e.contains("the input shape must have 4 dimensions (N, C, H, W), got 3"), "{e}");
+    let e = fails(&["inspect", "--input", "1x3x32x32"]);
+    assert!(e.contains("give an ONNX model"), "{e}");
 }
 
 #[test]

@@ -12,17 +12,31 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use ghostnet_compiler::front::dsl::{self, Block, Spec, Version};
+use ghostnet_compiler::front::dsl::options::{self, Opt, Options};
+use ghostnet_compiler::front::dsl::{self, Block};
 use ghostnet_compiler::Source;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, UnOp};
+use syn::{Expr, ExprLit, Ident, Lit, Token, UnOp};
 
 const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, no_std";
-/// Options that describe a DSL network (everything but `onnx`, `input` and `no_std`).
-const DSL_ONLY: &[&str] = &["alpha", "weights", "classes", "in_chans", "seed", "stages", "version"];
+
+/// The macro's name of each model option, as its messages say it: the key in backticks.
+fn name(o: Opt) -> &'static str {
+    match o {
+        Opt::Onnx => "`onnx`",
+        Opt::Alpha => "`alpha`",
+        Opt::Weights => "`weights`",
+        Opt::Version => "`version`",
+        Opt::Classes => "`classes`",
+        Opt::InChans => "`in_chans`",
+        Opt::Seed => "`seed`",
+        Opt::Stages => "`stages`",
+        Opt::Input => "`input`",
+    }
+}
 
 /// `key = value` or a bare `key`.
 pub struct Arg {
@@ -83,49 +97,27 @@ impl Errors {
     }
 }
 
-/// The options as given, each with its tokens.
+/// The options as given, parsed from their tokens.
 #[derive(Default)]
-struct Given<'a> {
-    alpha: Option<f32>,
-    weights: Option<(PathBuf, &'a LitStr)>,
-    onnx: Option<(PathBuf, &'a LitStr)>,
-    input: Option<[usize; 4]>,
-    classes: Option<usize>,
-    in_chans: Option<(usize, &'a Expr)>,
-    seed: Option<(u64, &'a Expr)>,
-    stages: Option<(Vec<Vec<Block>>, &'a Expr)>,
-    version: Option<Version>,
+struct Given {
+    options: Options,
     no_std: bool,
 }
 
-impl<'a> Given<'a> {
-    /// Checks and records option `name`.
-    fn set(&mut self, name: &str, value: &'a Expr, manifest_dir: Option<&Path>) -> syn::Result<()> {
+impl Given {
+    /// Parses and records option `name`.
+    fn set(&mut self, name: &str, value: &Expr, manifest_dir: Option<&Path>) -> syn::Result<()> {
+        let o = &mut self.options;
         match name {
-            "alpha" => {
-                let v = number(value)?;
-                if !(v > 0.0 && (v as f32) > 0.0) {
-                    return Err(syn::Error::new_spanned(value, format!("alpha must be a positive width multiplier, got {v}")));
-                }
-                if !(v as f32).is_finite() {
-                    return Err(syn::Error::new_spanned(value, "alpha is too large for an f32"));
-                }
-                self.alpha = Some(v as f32);
-            }
-            "weights" => self.weights = Some(path(value, manifest_dir, "weights = \"ghostnet_130.safetensors\"")?),
-            "onnx" => self.onnx = Some(path(value, manifest_dir, "onnx = \"models/net.onnx\"")?),
-            "input" => self.input = Some(shape(value)?),
-            "classes" => self.classes = Some(positive(value, "classes expects a positive integer, like `classes = 10`")?),
-            "in_chans" => self.in_chans = Some((positive(value, "in_chans expects a positive integer, like `in_chans = 1`")?, value)),
-            "seed" => self.seed = Some((integer(value, "seed expects a non-negative integer, like `seed = 7`")?, value)),
-            "stages" => self.stages = Some((stage_table(value)?, value)),
-            "version" => {
-                self.version = Some(match integer::<u64>(value, "version expects 1 or 2, like `version = 2`")? {
-                    1 => Version::V1,
-                    2 => Version::V2,
-                    v => return Err(syn::Error::new_spanned(value, format!("version must be 1 (GhostNet) or 2 (GhostNetV2), got {v}"))),
-                })
-            }
+            "alpha" => o.alpha = Some(number(value)? as f32),
+            "weights" => o.weights = Some(path(value, manifest_dir, "weights = \"ghostnet_130.safetensors\"")?),
+            "onnx" => o.onnx = Some(path(value, manifest_dir, "onnx = \"models/net.onnx\"")?),
+            "input" => o.input = Some(shape(value)?),
+            "classes" => o.classes = Some(positive(value, "classes expects a positive integer, like `classes = 10`")?),
+            "in_chans" => o.in_chans = Some(positive(value, "in_chans expects a positive integer, like `in_chans = 1`")?),
+            "seed" => o.seed = Some(integer(value, "seed expects a non-negative integer, like `seed = 7`")?),
+            "stages" => o.stages = Some(stage_table(value)?),
+            "version" => o.version = Some(integer(value, "version expects 1 or 2, like `version = 2`")?),
             "no_std" => match value {
                 Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
                 _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
@@ -146,87 +138,84 @@ impl Args {
         })
     }
 
-    /// Checks every argument, resolving paths against `manifest_dir`; all problems at once.
+    /// Checks every argument, resolving paths against `manifest_dir`; all problems at once,
+    /// in the order of the options they are about.
     pub fn request(&self, manifest_dir: Option<&Path>) -> Result<Request, syn::Error> {
-        let mut errors = Errors::default();
+        // One slot per option as written, and a last one for problems about none.
+        let mut errors: Vec<Errors> = std::iter::repeat_with(Errors::default).take(self.0.len() + 1).collect();
         let mut seen = HashSet::new();
         let mut given = Given::default();
-        for arg in &self.0 {
+        for (arg, slot) in self.0.iter().zip(&mut errors) {
             let name = arg.key.to_string();
             if !OPTIONS.split(", ").any(|o| o == name) {
-                errors.at(&arg.key, format!("unknown option `{name}`; expected one of {OPTIONS}"));
+                slot.at(&arg.key, format!("unknown option `{name}`; expected one of {OPTIONS}"));
             } else if !seen.insert(name.clone()) {
-                errors.at(&arg.key, format!("duplicate option `{name}`"));
+                slot.at(&arg.key, format!("duplicate option `{name}`"));
             } else if let Some((_, value)) = &arg.value {
                 if let Err(e) = given.set(&name, value, manifest_dir) {
-                    errors.push(e);
+                    slot.push(e);
                 }
             } else if name == "no_std" {
                 given.no_std = true;
             } else {
-                errors.at(&arg.key, format!("option `{name}` needs a value: `{name} = ...`"));
+                slot.at(&arg.key, format!("option `{name}` needs a value: `{name} = ...`"));
             }
         }
         let request = self.check(given, &mut errors);
-        match (errors.0, request) {
+        let all = errors.into_iter().filter_map(|e| e.0).reduce(|mut all, e| {
+            all.combine(e);
+            all
+        });
+        match (all, request) {
             (Some(e), _) => Err(e),
             (None, Some(r)) => Ok(r),
             (None, None) => Err(syn::Error::new(Span::call_site(), "internal error: no request and no error")),
         }
     }
 
-    /// The rules between options; `None` when there is nothing to compile.
-    fn check(&self, g: Given<'_>, errors: &mut Errors) -> Option<Request> {
-        let dsl_keys: Vec<&Ident> = self.0.iter().map(|a| &a.key).filter(|k| DSL_ONLY.iter().any(|d| *k == d)).collect();
-        if self.0.iter().any(|a| a.key == "onnx") {
-            for key in &dsl_keys {
-                errors.at(key, format!("`{key}` describes a DSL network and cannot be combined with `onnx`"));
+    /// The rules between options (the compiler's, shared with `ghostc`), their problems put
+    /// in the slot of the option they are about; `None` when there is nothing to compile.
+    fn check(&self, mut g: Given, errors: &mut [Errors]) -> Option<Request> {
+        if g.options.onnx.is_none() && self.value("onnx").is_some() {
+            // The path's own error is reported; the other options are still checked as for a model.
+            g.options.onnx = Some(PathBuf::new());
+        }
+        let source = match g.options.source(name) {
+            Ok(source) => source,
+            Err(options::Error::NoModel) => {
+                if errors.iter().all(|e| e.0.is_none())
+                    && let Some(none) = errors.last_mut()
+                {
+                    none.push(syn::Error::new(
+                        Span::call_site(),
+                        "give a model: `onnx = \"models/net.onnx\"`, or a GhostNet by its width, like `alpha = 1.0`",
+                    ));
+                }
+                return None;
             }
-            let (path, lit) = g.onnx?;
-            let described = format!("`{}`", path.file_name().unwrap_or_default().to_string_lossy());
-            let source = Source::Onnx { path, input_shape: g.input.map(|s| s.to_vec()) };
-            return Some(Request { source, no_std: g.no_std, described, span: lit.to_token_stream() });
-        }
-        if dsl_keys.is_empty() {
-            if errors.0.is_none() {
-                errors.push(syn::Error::new(
-                    Span::call_site(),
-                    "give a model: `onnx = \"models/net.onnx\"`, or a GhostNet by its width, like `alpha = 1.0`",
-                ));
+            Err(options::Error::Problems(problems)) => {
+                for p in problems {
+                    let at = p.opt.and_then(|o| self.0.iter().position(|a| a.key == name(o).trim_matches('`')));
+                    let tokens = at.map_or_else(|| self.0.to_token_stream(), |i| self.0[i].to_token_stream());
+                    if let Some(slot) = errors.get_mut(at.unwrap_or(self.0.len())) {
+                        slot.at(tokens, p.message);
+                    }
+                }
+                return None;
             }
-            return None;
-        }
-        let mut spec = Spec::with_width(g.alpha.unwrap_or(1.0));
-        spec.version = g.version.unwrap_or(Version::V1);
-        spec.num_classes = g.classes.unwrap_or(spec.num_classes);
-        spec.input = g.input.unwrap_or(spec.input);
-        if let Some((c, tokens)) = g.in_chans {
-            match g.input {
-                Some(s) if s[1] != c => errors.at(tokens, format!("in_chans = {c} disagrees with the input shape's {} channels", s[1])),
-                _ => spec.input[1] = c,
-            }
-        }
-        if let Some((table, _)) = &g.stages {
-            spec.stages = table.clone();
-        }
-        if let (Some((_, tokens)), Some(_)) = (g.seed, &g.weights) {
-            errors.at(tokens, "`seed` only applies to seeded weights; it cannot be combined with `weights`");
-        }
-        // The other options are checked one by one above; what is left is the stage table's.
-        if let Err(dsl::Error::Spec(problems)) = spec.check() {
-            let at = g.stages.as_ref().map_or_else(|| self.0.to_token_stream(), |(_, t)| t.to_token_stream());
-            for p in problems {
-                errors.at(&at, p);
-            }
-        }
-        let seed = g.seed.map_or(0, |s| s.0);
-        let described = match &g.weights {
-            Some((w, _)) => format!("the GhostNet DSL ({}) with weights `{}`", spec.name(), w.file_name().unwrap_or_default().to_string_lossy()),
-            None => format!("the GhostNet DSL ({}) with weights seeded by {seed}", spec.name()),
         };
-        let span = g.weights.as_ref().map_or_else(|| self.0.to_token_stream(), |(_, lit)| lit.to_token_stream());
-        let source = Source::Dsl { spec, weights: g.weights.map(|(p, _)| p), seed };
-        Some(Request { source, no_std: g.no_std, described, span })
+        let file = match &source {
+            Source::Onnx { .. } => self.value("onnx"),
+            Source::Dsl { weights: Some(_), .. } => self.value("weights"),
+            Source::Dsl { .. } => None,
+        };
+        let span = file.map_or_else(|| self.0.to_token_stream(), ToTokens::to_token_stream);
+        Some(Request { described: options::describe(&source), source, no_std: g.no_std, span })
+    }
+
+    /// The value of option `key`, the first time it is given.
+    fn value(&self, key: &str) -> Option<&Expr> {
+        self.0.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).map(|(_, v)| v)
     }
 }
 
@@ -274,18 +263,16 @@ fn positive(value: &Expr, wrong: &str) -> syn::Result<usize> {
     }
 }
 
-/// `[N, C, H, W]` of positive integers.
-fn shape(value: &Expr) -> syn::Result<[usize; 4]> {
-    let wrong = || syn::Error::new_spanned(value, "input expects an NCHW shape, like `input = [1, 3, 224, 224]`");
-    let Expr::Array(array) = value else { return Err(wrong()) };
-    if array.elems.len() != 4 {
-        return Err(syn::Error::new_spanned(value, format!("input expects 4 dimensions (NCHW), got {}", array.elems.len())));
-    }
-    let mut dims = [0; 4];
+/// A list of positive integers, `[N, C, H, W]` (how many is a rule between options).
+fn shape(value: &Expr) -> syn::Result<Vec<usize>> {
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, "input expects an NCHW shape, like `input = [1, 3, 224, 224]`"));
+    };
+    let mut dims = Vec::new();
     let mut errors = Errors::default();
-    for (d, e) in dims.iter_mut().zip(&array.elems) {
+    for e in &array.elems {
         match positive(e, "a dimension must be a positive integer") {
-            Ok(v) => *d = v,
+            Ok(v) => dims.push(v),
             Err(err) => errors.push(err),
         }
     }
@@ -293,7 +280,7 @@ fn shape(value: &Expr) -> syn::Result<[usize; 4]> {
 }
 
 /// A path string, resolved against `manifest_dir`, naming an existing file.
-fn path<'a>(value: &'a Expr, manifest_dir: Option<&Path>, example: &str) -> syn::Result<(PathBuf, &'a LitStr)> {
+fn path(value: &Expr, manifest_dir: Option<&Path>, example: &str) -> syn::Result<PathBuf> {
     let Some((Lit::Str(lit), false)) = literal(value) else {
         return Err(syn::Error::new_spanned(value, format!("expected a path string, like `{example}`")));
     };
@@ -310,7 +297,7 @@ fn path<'a>(value: &'a Expr, manifest_dir: Option<&Path>, example: &str) -> syn:
     };
     let full = dir.join(given);
     match std::fs::metadata(&full) {
-        Ok(m) if m.is_file() => Ok((full, lit)),
+        Ok(m) if m.is_file() => Ok(full),
         Ok(_) => Err(syn::Error::new_spanned(lit, format!("'{raw}' is not a file"))),
         Err(e) => Err(syn::Error::new_spanned(lit, format!("cannot read '{raw}' (relative to the crate's Cargo.toml): {e}"))),
     }

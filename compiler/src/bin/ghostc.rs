@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ghostnet_compiler::front::dsl::{self, Spec, Version};
+use ghostnet_compiler::front::dsl::{self, options::{self, Opt, Options, Problem}};
 use ghostnet_compiler::back::rust::{self, lower};
 use ghostnet_compiler::inspect::Report;
 use ghostnet_compiler::{interp, ir, Limits, Source};
@@ -150,72 +150,60 @@ fn parse_shape(s: &str) -> Result<Dims, String> {
     }
 }
 
+/// ghostc's name of each model option, as its messages say it.
+fn flag(o: Opt) -> &'static str {
+    match o {
+        Opt::Onnx => "an ONNX model",
+        Opt::Alpha => "--alpha",
+        Opt::Weights => "--weights",
+        Opt::Version => "--version",
+        Opt::Classes => "--classes",
+        Opt::InChans => "--in-chans",
+        Opt::Seed => "--seed",
+        Opt::Stages => "--stages",
+        Opt::Input => "the input shape",
+    }
+}
+
+/// A `--stages` value: the table's text, or `@FILE` holding it.
+fn stage_table(arg: &str) -> Result<Vec<Vec<dsl::Block>>, String> {
+    let text = match arg.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).map_err(|e| format!("cannot read the stage table '{file}': {e}"))?,
+        None => arg.to_string(),
+    };
+    dsl::parse_stages(&text).map_err(|e| e.to_string())
+}
+
 impl ModelArgs {
     /// The source these flags describe, or every problem with them.
     fn source(&self, shape: Option<Dims>) -> Result<Source, String> {
-        let shape = shape.or_else(|| self.shape.clone()).map(|d| d.0);
-        let dsl_flags: Vec<&str> = [
-            ("--alpha", self.alpha.is_some()),
-            ("--weights", self.weights.is_some()),
-            ("--version", self.version.is_some()),
-            ("--classes", self.classes.is_some()),
-            ("--in-chans", self.in_chans.is_some()),
-            ("--seed", self.seed.is_some()),
-            ("--stages", self.stages.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect();
-        if let Some(path) = &self.model {
-            if !dsl_flags.is_empty() {
-                return Err(format!("{} describe(s) a DSL network and cannot be combined with the ONNX model '{}'", dsl_flags.join(", "), path.display()));
+        let (stages, unreadable) = match self.stages.as_deref().map(stage_table).transpose() {
+            Ok(stages) => (stages, None),
+            Err(e) => (None, Some(e)),
+        };
+        let options = Options {
+            onnx: self.model.clone(),
+            alpha: self.alpha,
+            version: self.version.map(u64::from),
+            classes: self.classes,
+            in_chans: self.in_chans,
+            input: shape.or_else(|| self.shape.clone()).map(|d| d.0),
+            stages,
+            weights: self.weights.clone(),
+            seed: self.seed,
+        };
+        match (options.source(flag), unreadable) {
+            (Ok(source), None) => Ok(source),
+            (Err(options::Error::NoModel), None) => {
+                Err("give an ONNX model (ghostc MODEL.onnx ...) or describe a GhostNet with --alpha (e.g. ghostc --alpha 1.0 ...)".into())
             }
-            return Ok(Source::Onnx { path: path.clone(), input_shape: shape });
-        }
-        if dsl_flags.is_empty() {
-            return Err("give an ONNX model (ghostc MODEL.onnx ...) or describe a GhostNet with --alpha (e.g. ghostc --alpha 1.0 ...)".into());
-        }
-        let mut problems = Vec::new();
-        let mut spec = Spec::with_width(self.alpha.unwrap_or(1.0));
-        match self.version.unwrap_or(1) {
-            1 => {}
-            2 => spec.version = Version::V2,
-            v => problems.push(format!("--version {v} is not supported; use 1 or 2")),
-        }
-        if let Some(c) = self.classes {
-            spec.num_classes = c;
-        }
-        match (&shape, self.in_chans) {
-            (Some(s), chans) => {
-                if s.len() != 4 {
-                    problems.push(format!("the input shape must be NxCxHxW, got {} dimensions", s.len()));
-                } else {
-                    spec.input = [s[0], s[1], s[2], s[3]];
-                    if chans.is_some_and(|c| c != s[1]) {
-                        problems.push(format!("--in-chans {} disagrees with the input shape's {} channels", chans.unwrap(), s[1]));
-                    }
-                }
+            (Err(options::Error::Problems(mut problems)), Some(e)) => {
+                problems.insert(0, Problem { opt: Some(Opt::Stages), message: e });
+                Err(options::Error::Problems(problems).to_string())
             }
-            (None, Some(c)) => spec.input[1] = c,
-            (None, None) => {}
+            (Err(e), None) => Err(e.to_string()),
+            (_, Some(e)) => Err(e),
         }
-        if let Some(t) = &self.stages {
-            let text = match t.strip_prefix('@') {
-                Some(file) => std::fs::read_to_string(file).map_err(|e| format!("cannot read the stage table '{file}': {e}"))?,
-                None => t.clone(),
-            };
-            match dsl::parse_stages(&text) {
-                Ok(s) => spec.stages = s,
-                Err(e) => problems.push(e.to_string()),
-            }
-        }
-        if let Err(dsl::Error::Spec(p)) = spec.check() {
-            problems.extend(p);
-        }
-        if !problems.is_empty() {
-            return Err(problems.join("\n  - "));
-        }
-        Ok(Source::Dsl { spec, weights: self.weights.clone(), seed: self.seed.unwrap_or(0) })
     }
 }
 
@@ -293,14 +281,7 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let weights_name = format!("{stem}.weights.bin");
     let weights_path = out.with_file_name(&weights_name);
-    let described = match &source {
-        Source::Onnx { path, .. } => format!("`{}`", path.file_name().map_or(path.display().to_string(), |f| f.to_string_lossy().into_owned())),
-        Source::Dsl { spec, weights, seed } => match weights {
-            Some(w) => format!("the GhostNet DSL ({}) with weights `{}`", spec.name(), w.file_name().unwrap_or_default().to_string_lossy()),
-            None => format!("the GhostNet DSL ({}) with weights seeded by {seed}", spec.name()),
-        },
-    };
-    let options = rust::Options { no_std: a.no_std, source: described, weights: rust::WeightsSource::File(weights_name.clone()) };
+    let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()) };
     let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
     write_atomic(&weights_path, &compiled.weight_bytes())?;
     if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {

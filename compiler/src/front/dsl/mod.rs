@@ -7,6 +7,7 @@
 //! by its timm `state_dict` key. Weights come from a safetensors file of that state dict
 //! ([`weights`]) or from a seeded generator.
 
+pub mod options;
 pub mod weights;
 
 use std::fmt;

@@ -440,8 +440,7 @@ pub fn cases() -> Vec<Case> {
         for (name, shape, values) in all.iter().filter(|(k, _, _)| k != "bn1.bias") {
             let start = data.len() as u64;
             data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-            let dt = if name.ends_with("num_batches_tracked") { "F32" } else { "F32" };
-            entries.push((name.clone(), dt, shape.clone(), [start, data.len() as u64]));
+            entries.push((name.clone(), "F32", shape.clone(), [start, data.len() as u64]));
         }
         safetensors_raw(&entries, &data)
     }, TINY_DSL, "missing tensor 'bn1.bias' of shape 16");

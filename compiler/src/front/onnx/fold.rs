@@ -312,6 +312,9 @@ impl SliceRange {
             ((self.start - self.end).max(0) as u64).div_ceil((-self.step) as u64) as usize
         }
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     pub fn indices(&self) -> Vec<usize> {
         (0..self.len() as i64).map(|i| (self.start + i * self.step) as usize).collect()
     }
@@ -375,7 +378,7 @@ pub fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Resul
     }
     if let Some(i) = infer {
         let known = checked_numel(&shape).ok_or("target shape overflows")?;
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {} elements to {target:?}", total));
         }
         shape[i] = total / known;

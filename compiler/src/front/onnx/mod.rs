@@ -529,13 +529,11 @@ impl Converter<'_> {
         }
         match op {
             "Identity" | "Dropout" => {
-                if op == "Dropout" {
-                    if let Some(t) = self.constant(inputs, 2, "training_mode")? {
-                        if t.as_i64s()?.first().copied().unwrap_or(0) != 0 {
+                if op == "Dropout"
+                    && let Some(t) = self.constant(inputs, 2, "training_mode")?
+                        && t.as_i64s()?.first().copied().unwrap_or(0) != 0 {
                             return Err("training_mode is true; only inference is supported".into());
                         }
-                    }
-                }
                 let x = self.tensor(inputs, 0)?;
                 Ok(Value::Tensor(x))
             }
@@ -777,8 +775,8 @@ impl Converter<'_> {
             return Err(format!("only NCHW inputs can be resized, got {}", ShapeDisplay(&shape)));
         }
         let (scales_at, sizes_at) = if self.opset >= 11 { (2, 3) } else { (1, usize::MAX) };
-        let sizes = self.constant(inputs, sizes_at, "sizes")?.filter(|h| h.len() > 0);
-        let scales = self.constant(inputs, scales_at, "scales")?.filter(|h| h.len() > 0);
+        let sizes = self.constant(inputs, sizes_at, "sizes")?.filter(|h| !h.is_empty());
+        let scales = self.constant(inputs, scales_at, "scales")?.filter(|h| !h.is_empty());
         let out: Vec<usize> = match (sizes, scales) {
             (Some(s), _) => s.as_i64s()?.iter().map(|&d| usize::try_from(d).map_err(|_| format!("size {d} is negative"))).collect::<Result<_, _>>()?,
             (None, Some(s)) => {
@@ -819,8 +817,8 @@ fn input_shape(
     fixed: Option<&[usize]>,
 ) -> Result<Shape, String> {
     use onnx_protobuf::tensor_shape_proto::dimension::Value as Dim;
-    if let Some(f) = fixed {
-        if f.len() != dims.len() {
+    if let Some(f) = fixed
+        && f.len() != dims.len() {
             return Err(format!(
                 "--input {} has {} dimensions but input '{name}' has {}",
                 ShapeDisplay(f),
@@ -828,7 +826,6 @@ fn input_shape(
                 dims.len()
             ));
         }
-    }
     let mut shape = Vec::with_capacity(dims.len());
     for (i, d) in dims.iter().enumerate() {
         let given = fixed.map(|f| f[i]);

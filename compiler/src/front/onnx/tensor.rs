@@ -37,6 +37,9 @@ impl HostTensor {
             HostData::I64(v) => v.len(),
         }
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The values as integers (floats must be whole numbers).
     pub fn as_i64s(&self) -> Result<Vec<i64>, String> {
         match &self.data {
@@ -160,11 +163,10 @@ impl ExternalFiles {
         }
         let path = self.dir.join(rel);
         // A symlink inside the folder could still point outside it.
-        if let (Ok(real), Ok(root)) = (path.canonicalize(), self.dir.canonicalize()) {
-            if !real.starts_with(&root) {
+        if let (Ok(real), Ok(root)) = (path.canonicalize(), self.dir.canonicalize())
+            && !real.starts_with(&root) {
                 return Err(format!("external data location '{location}' resolves outside the model's folder"));
             }
-        }
         if !self.cache.contains_key(&path) {
             let size = fs::metadata(&path)
                 .map_err(|e| format!("cannot read external data file '{}': {e}", path.display()))?

@@ -1,7 +1,5 @@
 //! Running a compiled network: the context every generated layer function receives, and
-//! the spin barrier that separates layers when several threads share the work.
-
-use core::sync::atomic::{AtomicUsize, Ordering};
+//! the barrier that separates layers when several threads share the work.
 
 use super::conv::{self, Dense};
 use super::dwconv::{self, Depthwise};
@@ -10,46 +8,11 @@ use super::isa::{Act, Arena, Isa, Part};
 use super::ops::{self, BinOp, Mat};
 use super::pool::{self, AvgPool, GlobalAvg};
 
-/// A sense-reversing barrier for a fixed number of threads. Waiting makes every write
-/// before the barrier (in any thread) visible after it.
-///
-/// A waiter spins briefly (layers are short; the others usually arrive within
-/// microseconds), then calls `relax` between checks (`std::thread::yield_now` with `std`)
-/// so that a thread the OS has descheduled is not starved by the spinning ones.
-#[derive(Debug)]
-pub struct SpinBarrier {
-    threads: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-    relax: fn(),
-}
-
-impl SpinBarrier {
-    /// Spins before a waiter starts calling `relax`.
-    const SPINS: u32 = 4096;
-
-    pub const fn new(threads: usize, relax: fn()) -> Self {
-        SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), relax }
-    }
-
-    /// Blocks until all `threads` have called `wait` for this generation.
-    pub fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.store(generation.wrapping_add(1), Ordering::Release);
-        } else {
-            let mut spins = 0u32;
-            while self.generation.load(Ordering::Acquire) == generation {
-                if spins < Self::SPINS {
-                    spins += 1;
-                    core::hint::spin_loop();
-                } else {
-                    (self.relax)();
-                }
-            }
-        }
-    }
+/// What threads sharing a network's layers wait on between layers.
+pub trait Barrier: Sync {
+    /// Returns once every thread of the team has called `wait` for this round; every write
+    /// made before the call, by any of them, is visible after it.
+    fn wait(&self);
 }
 
 /// What one thread needs to run its part of every layer of one image.
@@ -62,7 +25,7 @@ pub struct Ctx<'a> {
     pub input: &'a [f32],
     pub part: Part,
     /// Present when several threads share the layers.
-    pub barrier: Option<&'a SpinBarrier>,
+    pub barrier: Option<&'a dyn Barrier>,
 }
 
 impl Ctx<'_> {

@@ -29,4 +29,5 @@ pub mod neon;
 pub mod ops;
 pub mod pool;
 mod simd;
+pub mod team;
 pub mod x86;

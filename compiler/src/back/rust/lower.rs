@@ -82,31 +82,25 @@ impl Program {
         assert_eq!(input.len(), self.batch() * self.image_len(), "input length");
         let mut arena = vec![0f32; self.arena_len];
         let mut out = vec![0f32; self.batch() * self.out_len()];
+        let mut team = rt::team::Team::new(threads);
+        let count = team.threads();
         for n in 0..self.batch() {
             let image = &input[n * self.image_len()..(n + 1) * self.image_len()];
-            let threads = threads.max(1);
-            let barrier = rt::exec::SpinBarrier::new(threads, std::thread::yield_now);
-            // SAFETY: every thread runs a disjoint part of each step and waits on `barrier`
+            // SAFETY: every thread runs a disjoint part of each step and waits on the barrier
             // after each (Ctx's methods do both).
             let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut arena)) };
-            let run = |index: usize| {
+            team.run(&|index, barrier| {
                 let ctx = rt::exec::Ctx {
                     isa,
                     arena: shared.get(),
                     weights: &self.weights,
                     input: image,
-                    part: Part { index, count: threads },
-                    barrier: (threads > 1).then_some(&barrier),
+                    part: Part { index, count },
+                    barrier: (count > 1).then_some(barrier),
                 };
                 for s in &self.steps {
                     execute(&ctx, &s.kind);
                 }
-            };
-            std::thread::scope(|sc| {
-                for t in 1..threads {
-                    sc.spawn(move || run(t));
-                }
-                run(0);
             });
             let o = self.output;
             let dst = &mut out[n * self.out_len()..(n + 1) * self.out_len()];

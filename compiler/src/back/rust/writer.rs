@@ -244,6 +244,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("x86", include_str!("../../../../runtime/src/x86.rs")),
     ("neon", include_str!("../../../../runtime/src/neon.rs")),
     ("detect", include_str!("../../../../runtime/src/detect.rs")),
+    ("team", include_str!("../../../../runtime/src/team.rs")),
 ];
 
 /// Names of the runtime modules that are carried (for the test that none is forgotten).

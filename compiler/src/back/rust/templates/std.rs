@@ -4,6 +4,8 @@ pub use self::rt::detect::IsaError;
 pub struct Net {
     arena: Box<[f32]>,
     isa: Isa,
+    /// The threads of `forward_threads`, started by its first call.
+    team: Option<rt::team::Team>,
 }
 
 impl Net {
@@ -30,7 +32,7 @@ impl Net {
     /// If this CPU cannot run `isa`.
     pub fn with_isa(isa: Isa) -> Self {
         assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa }
+        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa, team: None }
     }
 
     /// The kernel tier in use.
@@ -43,29 +45,28 @@ impl Net {
         forward(self.isa, &mut self.arena, input, output);
     }
 
-    /// Runs the network with every layer's work split over `threads` threads (scoped
-    /// threads, started per image). The result is bit for bit `forward`'s.
+    /// Runs the network with every layer's work split over `threads` threads: this one and
+    /// `threads - 1` kept for later calls (the first call, or one with a new count, starts
+    /// them). The result is bit for bit `forward`'s.
     pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let threads = threads.max(1);
         if threads == 1 {
             return self.forward(input, output);
         }
         let isa = self.isa;
+        let team = match &mut self.team {
+            Some(team) if team.threads() == threads => team,
+            slot => slot.insert(rt::team::Team::new(threads)),
+        };
+        let count = team.threads();
         for n in 0..BATCH {
             let image = &input[n * IMAGE_LEN..(n + 1) * IMAGE_LEN];
-            let barrier = rt::exec::SpinBarrier::new(threads, std::thread::yield_now);
             // SAFETY: every thread runs `run`, the same sequence of `Ctx` calls; each call
-            // computes only its own part of the kernel's output and then waits on `barrier`.
+            // computes only its own part of the kernel's output and then waits on the barrier.
             let shared = unsafe { rt::isa::SharedArena::new(rt::isa::Arena::new(&mut self.arena)) };
-            let run_part = |index: usize| {
-                let part = Part { index, count: threads };
-                run(&Ctx { isa, arena: shared.get(), weights: weights(), input: image, part, barrier: Some(&barrier) });
-            };
-            std::thread::scope(|s| {
-                for t in 1..threads {
-                    s.spawn(move || run_part(t));
-                }
-                run_part(0);
+            team.run(&|index, barrier| {
+                let part = Part { index, count };
+                run(&Ctx { isa, arena: shared.get(), weights: weights(), input: image, part, barrier: Some(barrier) });
             });
             copy_output(rt::isa::Arena::new(&mut self.arena), n, output);
         }

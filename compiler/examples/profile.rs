@@ -19,6 +19,7 @@ fn main() {
     let t = p.profile(isa, &x, 50);
     let total: f64 = t.iter().sum();
     let mut by_kind: std::collections::BTreeMap<String, (f64, u64)> = Default::default();
+    let mut by_stage: Vec<(String, f64, u64)> = Vec::new();
     for (s, &dt) in p.steps.iter().zip(&t) {
         let d = describe(&s.kind);
         let macs = step_macs(&s.kind);
@@ -27,9 +28,25 @@ fn main() {
         let e = by_kind.entry(d.split(' ').next().unwrap().to_string()).or_default();
         e.0 += dt;
         e.1 += macs;
+        // A stage is `blocks.N` in timm's names; other layers stand alone.
+        let stage = match s.layer.strip_prefix("blocks.") {
+            Some(rest) => format!("blocks.{}", rest.split('.').next().unwrap_or(rest)),
+            None => s.layer.split('.').next().unwrap_or(&s.layer).to_string(),
+        };
+        match by_stage.last_mut() {
+            Some(last) if last.0 == stage => {
+                last.1 += dt;
+                last.2 += macs;
+            }
+            _ => by_stage.push((stage, dt, macs)),
+        }
     }
     println!("total {:.3} ms on {}", total * 1e3, isa.name());
     for (k, (dt, macs)) in by_kind {
         println!("  {k:<8} {:>7.3} ms {:>5.1}%  {:>6.1} GF/s", dt * 1e3, 100.0 * dt / total, 2.0 * macs as f64 / dt / 1e9);
+    }
+    println!("by stage:");
+    for (stage, dt, macs) in by_stage {
+        println!("  {stage:<12} {:>7.3} ms {:>5.1}%  {:>6.1} M MACs {:>6.1} GF/s", dt * 1e3, 100.0 * dt / total, macs as f64 / 1e6, 2.0 * macs as f64 / dt / 1e9);
     }
 }

@@ -118,6 +118,13 @@ impl ScratchCrate {
     /// `cargo build --release`; panics with the compiler output on failure. Returns cargo's
     /// output (it names the crates it compiled).
     pub fn build(&self) -> String {
+        let (ok, stderr) = self.try_build();
+        assert!(ok, "crate {} does not build:\n{stderr}", self.name);
+        stderr
+    }
+
+    /// `cargo build --release`: whether it succeeded, and cargo's output.
+    pub fn try_build(&self) -> (bool, String) {
         let o = Command::new(env!("CARGO"))
             .args(["build", "--release"])
             .current_dir(&self.dir)
@@ -126,9 +133,7 @@ impl ScratchCrate {
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert!(o.status.success(), "crate {} does not build:\n{stderr}", self.name);
-        stderr
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
     }
 
     pub fn binary(&self) -> PathBuf {

@@ -15,6 +15,7 @@ mod fuse_ghost;
 mod fuse_residual;
 mod fuse_scale;
 mod fuse_squeeze_excite;
+mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
 
@@ -37,7 +38,8 @@ pub const NORMALIZE: &[Pass] = &[
 
 /// Fusions, in dependency order: activations first (the squeeze-excite pattern needs
 /// them), the gate multiply before the ghost module (which inherits its scale), residual
-/// adds last (into shortcut convs or ghost modules).
+/// adds last (into shortcut convs or ghost modules); then the fused ops are ordered to keep
+/// fewer bytes live.
 pub const FUSE: &[Pass] = &[
     Pass { name: "fuse_activation", run: fuse_activation::run },
     Pass { name: "fuse_squeeze_excite", run: fuse_squeeze_excite::run },
@@ -46,6 +48,7 @@ pub const FUSE: &[Pass] = &[
     Pass { name: "fuse_gate", run: fuse_gate::run },
     Pass { name: "fuse_residual", run: fuse_residual::run },
     Pass { name: "dead_code", run: dead_code::run },
+    Pass { name: "order_for_memory", run: order_for_memory::run },
 ];
 
 /// A pass left the graph invalid: a compiler bug, reported with the pass's name.

@@ -218,11 +218,19 @@ main() {
         for c in "${cases[@]}"; do
             IFS='|' read -r module _ input ort classes labels <<<"$c"
             say "+ GHOSTNET_ISA=$isa ${qemu[*]} neon_check $module $(basename "$input") $(basename "$ort") $classes"
-            if GHOSTNET_ISA=$isa "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" ${labels:+"$labels"}; then
+            # A hang (threads waiting on each other) fails after 10 minutes instead of
+            # running into CI's limit.
+            rc=0
+            GHOSTNET_ISA=$isa timeout 600 "${qemu[@]}" "$exe" "$module" "$input" "$ort" "$classes" ${labels:+"$labels"} || rc=$?
+            if ((rc == 0)); then
                 passed=$((passed + 1))
             else
                 failed=$((failed + 1))
-                say "FAILED: $module on $isa" >&2
+                if ((rc == 124)); then
+                    say "FAILED: $module on $isa: no result after 600 s (hung?)" >&2
+                else
+                    say "FAILED: $module on $isa" >&2
+                fi
             fi
         done
     done

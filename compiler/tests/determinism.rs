@@ -117,13 +117,7 @@ fn main() {
 
 #[test]
 fn generated_forward_threads_is_bit_identical_to_forward() {
-    let dir = common::scratch_dir("determinism_crate");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"determinism\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n",
-    )
-    .unwrap();
+    let dir = common::scratch_crate("determinism", "");
     std::fs::write(dir.join("src/main.rs"), MAIN).unwrap();
     let ghostc = |args: &[&str], out: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_ghostc")).args(args).arg("-o").arg(dir.join("src").join(out)).output().unwrap();

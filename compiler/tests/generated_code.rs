@@ -55,17 +55,9 @@ macro_rules! nets {
 
 /// Builds all cases into one crate and checks each on every tier and thread count.
 fn build_and_check(name: &str, cases: &[Case]) {
-    let dir = common::scratch_dir(name);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        // opt-level 1: the same numbers as level 3 (no fast-math in Rust, FMAs are explicit
-        // intrinsics) in half the build time; the benchmarks and golden crate build at 3.
-        format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n\n[profile.release]\nopt-level = 1\n"
-        ),
-    )
-    .unwrap();
+    // opt-level 1: the same numbers as level 3 (no fast-math in Rust, FMAs are explicit
+    // intrinsics) in half the build time; the benchmarks and golden crate build at 3.
+    let dir = common::scratch_crate(name, "\n[profile.release]\nopt-level = 1\n");
     let mut main = MAIN.to_string();
     main.push_str(&format!("nets!({});\n", cases.iter().map(|c| c.module.as_str()).collect::<Vec<_>>().join(", ")));
     std::fs::write(dir.join("src/main.rs"), main).unwrap();
@@ -200,13 +192,7 @@ fn random_stage_tables_match_the_interpreter() {
 
 #[test]
 fn no_std_variant_builds_in_a_no_std_library() {
-    let dir = common::scratch_dir("e2e_no_std");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"e2e_no_std\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n",
-    )
-    .unwrap();
+    let dir = common::scratch_crate("e2e_no_std", "");
     std::fs::write(
         dir.join("src/lib.rs"),
         "#![no_std]\npub mod net;\n\
@@ -231,9 +217,7 @@ fn no_std_variant_builds_in_a_no_std_library() {
 fn debug_build_runs_with_overflow_checks() {
     // Debug builds check integer overflow: every index the kernels form must be exact.
     let Some(fx) = common::fixtures() else { return };
-    let dir = common::scratch_dir("e2e_debug");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"e2e_debug\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n").unwrap();
+    let dir = common::scratch_crate("e2e_debug", "");
     let mut main = MAIN.to_string();
     main.push_str("nets!(digits, stem_pad);\n");
     std::fs::write(dir.join("src/main.rs"), main).unwrap();

@@ -61,6 +61,16 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh crate `name` in a scratch directory: `src/` and a manifest with an empty
+/// `[dependencies]`, outside any workspace, followed by `extra` (e.g. a profile section).
+pub fn scratch_crate(name: &str, extra: &str) -> PathBuf {
+    let dir = scratch_dir(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n{extra}");
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    dir
+}
+
 /// Whether Python with onnxruntime is available. Without it the test is skipped with a
 /// notice, except under `CI`, where it fails.
 pub fn have_onnxruntime() -> bool {

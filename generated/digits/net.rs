@@ -1122,6 +1122,7 @@ pub struct Net {
     arena: Box<[f32]>,
     isa: Isa,
     /// The threads of `forward_threads`, started by its first call.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
     team: Option<rt::team::Team>,
 }
 
@@ -1149,7 +1150,12 @@ impl Net {
     /// If this CPU cannot run `isa`.
     pub fn with_isa(isa: Isa) -> Self {
         assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa, team: None }
+        Net {
+            arena: vec![0.0; ARENA_LEN].into_boxed_slice(),
+            isa,
+            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            team: None,
+        }
     }
 
     /// The kernel tier in use.
@@ -1164,12 +1170,21 @@ impl Net {
 
     /// Runs the network with every layer's work split over `threads` threads: this one and
     /// `threads - 1` kept for later calls (the first call, or one with a new count, starts
-    /// them). The result is bit for bit `forward`'s.
+    /// them). The result is bit for bit `forward`'s. On WebAssembly without threads (no
+    /// `atomics` target feature, as on `wasm32-wasip1` and `wasm32-unknown-unknown`) it is
+    /// `forward`, on this thread.
     pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let threads = threads.max(1);
-        if threads == 1 {
+        if threads == 1 || cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
             return self.forward(input, output);
         }
+        #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+        self.forward_team(input, output, threads);
+    }
+
+    /// [`Net::forward_threads`] on a team of `threads` threads.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    fn forward_team(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let isa = self.isa;
         let team = match &mut self.team {
             Some(team) if team.threads() == threads => team,
@@ -1216,11 +1231,13 @@ mod rt {
             Avx512,
             /// AArch64 Advanced SIMD.
             Neon,
+            /// WebAssembly SIMD (`simd128`), in wasm32 builds with that target feature.
+            Simd128,
         }
 
         impl Isa {
             /// Every tier, best last.
-            pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+            pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
 
             /// The name used by `GHOSTNET_ISA`.
             pub fn name(self) -> &'static str {
@@ -1229,6 +1246,7 @@ mod rt {
                     Isa::Avx2 => "avx2",
                     Isa::Avx512 => "avx512",
                     Isa::Neon => "neon",
+                    Isa::Simd128 => "simd128",
                 }
             }
 
@@ -1243,6 +1261,7 @@ mod rt {
                     Isa::Scalar => true,
                     Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
                     Isa::Neon => cfg!(target_arch = "aarch64"),
+                    Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
                 }
             }
 
@@ -1256,6 +1275,10 @@ mod rt {
                     Isa::Avx512 => super::x86::has_avx512(),
                     #[cfg(target_arch = "aarch64")]
                     Isa::Neon => true,
+                    // WebAssembly has no run-time detection: an engine that lacks simd128 refuses
+                    // the whole module.
+                    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                    Isa::Simd128 => true,
                     #[allow(unreachable_patterns)]
                     _ => false,
                 }
@@ -1263,7 +1286,7 @@ mod rt {
 
             /// The best tier this CPU supports.
             pub fn best() -> Isa {
-                [Isa::Avx512, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+                [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Simd128].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
             }
 
             /// The best tier the compile-time target features guarantee; the selection for
@@ -1275,6 +1298,8 @@ mod rt {
                     Isa::Avx2
                 } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
                     Isa::Neon
+                } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+                    Isa::Simd128
                 } else {
                     Isa::Scalar
                 }
@@ -1757,6 +1782,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_gemm_f32_4x8(arena, weights, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2210,6 +2238,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_dwconv_f32_4c(arena, weights, d, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_dwconv_f32_4c(arena, weights, d, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2679,6 +2710,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_conv_f32_1x16(arena, input, weights, d, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x16(arena, input, weights, d, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2929,6 +2963,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_gap_f32_4c(arena, g, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_gap_f32_4c(arena, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3024,6 +3061,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_avgpool_f32_4c(arena, a, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_avgpool_f32_4c(arena, a, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3673,9 +3713,149 @@ mod rt {
             unsafe { pool::avg_body::<Neon>(a, q, p) }
         }
     }
+    pub mod wasm {
+        #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        //! The WebAssembly SIMD tier (`v128` as four `f32` lanes) and its kernel wrappers.
+        //!
+        //! WebAssembly cannot ask the machine what it supports: a module that uses an instruction
+        //! the engine lacks fails to load as a whole. So the tier exists only in builds made with
+        //! `-C target-feature=+simd128` (every current browser engine and Node run those), and is
+        //! then always usable; other wasm32 builds run the scalar kernels.
+        //!
+        //! Simd128 has no fused multiply-add: [`Simd::fma`] is a multiply and an add (two
+        //! roundings), unless the build also enables `relaxed-simd`, whose `f32x4.relaxed_madd`
+        //! the engine may fuse (V8 does on CPUs with FMA). `max` and `min` are the pseudo-minimum
+        //! and -maximum (`pmax(b, a)` is `b < a ? a : b`): one instruction on x86 engines, and a
+        //! NaN in `a` gives `b`, as on the x86 tiers.
+
+        use core::arch::wasm32::*;
+
+        use super::conv::{self, Dense};
+        use super::dwconv::{self, Depthwise};
+        use super::gemm::{self, Gemm};
+        use super::isa::{Arena, Part};
+        use super::pool::{self, AvgPool, GlobalAvg};
+        use super::simd::Simd;
+
+        /// The simd128 tier.
+        #[derive(Clone, Copy)]
+        pub(super) struct Simd128;
+
+        impl Simd for Simd128 {
+            const LANES: usize = 4;
+            type V = v128;
+            #[inline(always)]
+            unsafe fn zero() -> v128 {
+                f32x4_splat(0.0)
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> v128 {
+                f32x4_splat(x)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> v128 {
+                // SAFETY: 4 readable values at `p` (trait contract); the load needs no alignment.
+                unsafe { v128_load(p.cast::<v128>()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const f32, n: usize) -> v128 {
+                // SAFETY: `n < 4` readable values at `p` (trait contract); only those are read.
+                unsafe {
+                    match n {
+                        0 => f32x4_splat(0.0),
+                        1 => v128_load32_zero(p.cast::<u32>()),
+                        2 => v128_load64_zero(p.cast::<u64>()),
+                        _ => f32x4_replace_lane::<2>(v128_load64_zero(p.cast::<u64>()), *p.add(2)),
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut f32, v: v128) {
+                // SAFETY: 4 writable values at `p` (trait contract); the store needs no alignment.
+                unsafe { v128_store(p.cast::<v128>(), v) }
+            }
+            #[inline(always)]
+            unsafe fn store_part(p: *mut f32, v: v128, n: usize) {
+                // SAFETY: `n < 4` writable values at `p` (trait contract); only those are written.
+                unsafe {
+                    match n {
+                        0 => {}
+                        1 => v128_store32_lane::<0>(v, p.cast::<u32>()),
+                        2 => v128_store64_lane::<0>(v, p.cast::<u64>()),
+                        _ => {
+                            v128_store64_lane::<0>(v, p.cast::<u64>());
+                            v128_store32_lane::<2>(v, p.add(2).cast::<u32>());
+                        }
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: v128, b: v128, c: v128) -> v128 {
+                #[cfg(target_feature = "relaxed-simd")]
+                {
+                    f32x4_relaxed_madd(a, b, c)
+                }
+                #[cfg(not(target_feature = "relaxed-simd"))]
+                {
+                    f32x4_add(f32x4_mul(a, b), c)
+                }
+            }
+            #[inline(always)]
+            unsafe fn add(a: v128, b: v128) -> v128 {
+                f32x4_add(a, b)
+            }
+            #[inline(always)]
+            unsafe fn mul(a: v128, b: v128) -> v128 {
+                f32x4_mul(a, b)
+            }
+            #[inline(always)]
+            unsafe fn max(a: v128, b: v128) -> v128 {
+                f32x4_pmax(b, a)
+            }
+            #[inline(always)]
+            unsafe fn min(a: v128, b: v128) -> v128 {
+                f32x4_pmin(b, a)
+            }
+            #[inline(always)]
+            unsafe fn div(a: v128, b: v128) -> v128 {
+                f32x4_div(a, b)
+            }
+            #[inline(always)]
+            unsafe fn round(a: v128) -> v128 {
+                f32x4_nearest(a)
+            }
+            #[inline(always)]
+            unsafe fn pow2i(n: v128) -> v128 {
+                // The bits of the float 2^n: the biased exponent n + 127 in bits 23..31.
+                i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23)
+            }
+        }
+
+        /// Declares `#[target_feature]` wrappers around generic bodies.
+        macro_rules! wrappers {
+            ($($name:ident($($arg:ident: $ty:ty),*) = $body:expr;)*) => {$(
+                /// # Safety
+                /// None beyond the body's: the build enables simd128, so every engine that loaded
+                /// the module runs it.
+                #[target_feature(enable = "simd128")]
+                pub(super) unsafe fn $name($($arg: $ty),*) {
+                    // SAFETY: simd128 is enabled for the whole build.
+                    unsafe { $body }
+                }
+            )*};
+        }
+
+        wrappers! {
+            simd128_gemm_f32_4x8(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Simd128, 4, 2>(a, w, g, p);
+            simd128_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Simd128>(a, w, d, p);
+            simd128_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 4>(a, i, w, d, p);
+            simd128_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Simd128>(a, g, p);
+            simd128_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Simd128>(a, q, p);
+        }
+    }
     pub mod detect {
         //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-        //! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces.
+        //! `GHOSTNET_ISA=scalar|avx2|avx512|neon|simd128` forces.
 
         use super::isa::Isa;
 
@@ -3696,7 +3876,7 @@ mod rt {
             match std::env::var("GHOSTNET_ISA") {
                 Ok(name) => {
                     let isa = Isa::from_name(name.trim()).ok_or_else(|| {
-                        IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon"))
+                        IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512, neon or simd128"))
                     })?;
                     if isa.supported() {
                         Ok(isa)
@@ -3713,6 +3893,9 @@ mod rt {
         }
     }
     pub mod team {
+        // WebAssembly without the atomics feature has no threads (`std::thread::spawn` fails):
+        // there `forward_threads` runs on the calling thread alone and this module is left out.
+        #![cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
         //! A team of threads kept for the life of a network, each job run on all of them at once,
         //! and the barrier they pass between layers: the threads `forward_threads` splits every
         //! layer over. Kept threads cost nothing to start, and the OS keeps them on separate

@@ -120,6 +120,9 @@ pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, par
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
         Isa::Neon => unsafe { super::neon::neon_dwconv_f32_4c(arena, weights, d, part) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: the build enables simd128, so the engine running it has it.
+        Isa::Simd128 => unsafe { super::wasm::simd128_dwconv_f32_4c(arena, weights, d, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }

@@ -175,6 +175,9 @@ pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
         Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, part) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: the build enables simd128, so the engine running it has it.
+        Isa::Simd128 => unsafe { super::wasm::simd128_gemm_f32_4x8(arena, weights, g, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }

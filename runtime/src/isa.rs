@@ -14,11 +14,13 @@ pub enum Isa {
     Avx512,
     /// AArch64 Advanced SIMD.
     Neon,
+    /// WebAssembly SIMD (`simd128`), in wasm32 builds with that target feature.
+    Simd128,
 }
 
 impl Isa {
     /// Every tier, best last.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
 
     /// The name used by `GHOSTNET_ISA`.
     pub fn name(self) -> &'static str {
@@ -27,6 +29,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
+            Isa::Simd128 => "simd128",
         }
     }
 
@@ -41,6 +44,7 @@ impl Isa {
             Isa::Scalar => true,
             Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
             Isa::Neon => cfg!(target_arch = "aarch64"),
+            Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
 
@@ -54,6 +58,10 @@ impl Isa {
             Isa::Avx512 => super::x86::has_avx512(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
+            // WebAssembly has no run-time detection: an engine that lacks simd128 refuses
+            // the whole module.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => true,
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -61,7 +69,7 @@ impl Isa {
 
     /// The best tier this CPU supports.
     pub fn best() -> Isa {
-        [Isa::Avx512, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+        [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Simd128].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
     }
 
     /// The best tier the compile-time target features guarantee; the selection for
@@ -73,6 +81,8 @@ impl Isa {
             Isa::Avx2
         } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
             Isa::Neon
+        } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            Isa::Simd128
         } else {
             Isa::Scalar
         }

@@ -44,6 +44,9 @@ pub fn global_avg(isa: Isa, arena: Arena<'_>, g: &GlobalAvg, part: Part) {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
         Isa::Neon => unsafe { super::neon::neon_gap_f32_4c(arena, g, part) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: the build enables simd128, so the engine running it has it.
+        Isa::Simd128 => unsafe { super::wasm::simd128_gap_f32_4c(arena, g, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }
@@ -139,6 +142,9 @@ pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
         Isa::Neon => unsafe { super::neon::neon_avgpool_f32_4c(arena, a, part) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: the build enables simd128, so the engine running it has it.
+        Isa::Simd128 => unsafe { super::wasm::simd128_avgpool_f32_4c(arena, a, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }

@@ -1,4 +1,7 @@
 #![cfg(feature = "std")]
+// WebAssembly without the atomics feature has no threads (`std::thread::spawn` fails):
+// there `forward_threads` runs on the calling thread alone and this module is left out.
+#![cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
 //! A team of threads kept for the life of a network, each job run on all of them at once,
 //! and the barrier they pass between layers: the threads `forward_threads` splits every
 //! layer over. Kept threads cost nothing to start, and the OS keeps them on separate

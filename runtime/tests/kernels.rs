@@ -2,7 +2,8 @@
 //! offsets and strides, epilogues, and the split into parts.
 //!
 //! Each test runs every tier this machine supports and says which; under `CI` on x86-64
-//! the suite fails if AVX2 or AVX-512 never ran (see `tiers_that_must_run`).
+//! the suite fails if AVX2 or AVX-512 never ran, on AArch64 if NEON did not, and on wasm32
+//! built with simd128 if that tier did not (see `tiers_that_must_run`).
 
 use ghostnet_runtime::conv::{self, Dense, Strided};
 use ghostnet_runtime::dwconv::{self, Depthwise};
@@ -24,7 +25,7 @@ impl Rng {
 
 /// The tiers to compare against scalar on this machine.
 fn simd_tiers() -> Vec<Isa> {
-    let tiers: Vec<Isa> = [Isa::Avx2, Isa::Avx512, Isa::Neon].into_iter().filter(|i| i.supported()).collect();
+    let tiers: Vec<Isa> = [Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128].into_iter().filter(|i| i.supported()).collect();
     eprintln!("tiers run: scalar{}", tiers.iter().map(|t| format!(", {}", t.name())).collect::<String>());
     tiers
 }
@@ -47,6 +48,9 @@ fn tiers_that_must_run() {
     }
     if cfg!(target_arch = "aarch64") {
         assert!(tiers.contains(&Isa::Neon));
+    }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        assert!(tiers.contains(&Isa::Simd128));
     }
 }
 
@@ -359,6 +363,7 @@ fn parts_cover_every_index_once() {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "panics abort on WebAssembly: there is no unwinding to catch")]
 fn out_of_range_access_panics_instead_of_corrupting() {
     let mut arena = vec![0.0; 10];
     let weights = vec![0.0; 100];

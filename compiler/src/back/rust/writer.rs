@@ -243,6 +243,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("exec", include_str!("../../../../runtime/src/exec.rs")),
     ("x86", include_str!("../../../../runtime/src/x86.rs")),
     ("neon", include_str!("../../../../runtime/src/neon.rs")),
+    ("wasm", include_str!("../../../../runtime/src/wasm.rs")),
     ("detect", include_str!("../../../../runtime/src/detect.rs")),
     ("team", include_str!("../../../../runtime/src/team.rs")),
 ];

@@ -5,6 +5,7 @@ pub struct Net {
     arena: Box<[f32]>,
     isa: Isa,
     /// The threads of `forward_threads`, started by its first call.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
     team: Option<rt::team::Team>,
 }
 
@@ -32,7 +33,12 @@ impl Net {
     /// If this CPU cannot run `isa`.
     pub fn with_isa(isa: Isa) -> Self {
         assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa, team: None }
+        Net {
+            arena: vec![0.0; ARENA_LEN].into_boxed_slice(),
+            isa,
+            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            team: None,
+        }
     }
 
     /// The kernel tier in use.
@@ -47,12 +53,21 @@ impl Net {
 
     /// Runs the network with every layer's work split over `threads` threads: this one and
     /// `threads - 1` kept for later calls (the first call, or one with a new count, starts
-    /// them). The result is bit for bit `forward`'s.
+    /// them). The result is bit for bit `forward`'s. On WebAssembly without threads (no
+    /// `atomics` target feature, as on `wasm32-wasip1` and `wasm32-unknown-unknown`) it is
+    /// `forward`, on this thread.
     pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let threads = threads.max(1);
-        if threads == 1 {
+        if threads == 1 || cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
             return self.forward(input, output);
         }
+        #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+        self.forward_team(input, output, threads);
+    }
+
+    /// [`Net::forward_threads`] on a team of `threads` threads.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    fn forward_team(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let isa = self.isa;
         let team = match &mut self.team {
             Some(team) if team.threads() == threads => team,

@@ -1,0 +1,20 @@
+// Runs a wasm32-wasip1 program under Node's built-in WASI, as cargo's runner for that
+// target (CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings .ci/steps/wasi_run.mjs"):
+//
+//     node wasi_run.mjs PROGRAM.wasm [ARGS...]
+//
+// The program sees its arguments, this process's environment (GHOSTNET_ISA, RUST_BACKTRACE,
+// ...) and the whole file system at its usual paths, and exits with its own status.
+import { readFile } from "node:fs/promises";
+import { argv, env, exit, cwd } from "node:process";
+import { WASI } from "node:wasi";
+
+const [program, ...args] = argv.slice(2);
+if (!program) {
+    console.error("usage: node wasi_run.mjs PROGRAM.wasm [ARGS...]");
+    exit(2);
+}
+const wasi = new WASI({ version: "preview1", args: [program, ...args], env, preopens: { "/": "/", ".": cwd() }, returnOnExit: true });
+const module = await WebAssembly.compile(await readFile(program));
+const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+exit(wasi.start(instance));

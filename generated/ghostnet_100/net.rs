@@ -2439,6 +2439,17 @@ mod rt {
                 self.kind
             }
 
+            /// The activation of an [`EpKind::Affine`] epilogue alone (a few instructions, where
+            /// [`Ep::apply`] carries every kind, sigmoid's `exp` included).
+            ///
+            /// # Safety
+            /// The CPU supports `S`'s tier.
+            #[inline(always)]
+            pub(super) unsafe fn affine(&self, v: S::V) -> S::V {
+                // SAFETY: the tier is supported (our contract).
+                unsafe { S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi) }
+            }
+
             /// # Safety
             /// The CPU supports `S`'s tier.
             #[inline(always)]
@@ -2448,7 +2459,7 @@ mod rt {
                     match self.kind {
                         EpKind::Identity => v,
                         EpKind::Relu => S::max(v, self.lo),
-                        EpKind::Affine => S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi),
+                        EpKind::Affine => self.affine(v),
                         EpKind::Sigmoid => {
                             let one = S::splat(1.0);
                             S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))))
@@ -2846,19 +2857,28 @@ mod rt {
                 for v in 0..NV {
                     bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
                 }
-                if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
+                // The sums plus bias, copied out with constant indices: the epilogues below index
+                // by row, and where LLVM does not unroll them (it does not for wasm32) they would
+                // keep `acc` itself in memory, stored on every step of the k loop.
+                let mut sums = [[S::zero(); NV]; MR];
+                for r in 0..MR {
+                    for v in 0..NV {
+                        sums[r][v] = S::add(acc[r][v], bias[v]);
+                    }
+                }
+                if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() && t.ep.kind() != EpKind::Sigmoid {
                     // The common full tile, with the activation and the tail mask as constants so
                     // that the unrolled stores keep the sums in registers. (With more sums than
                     // half the register file, the unrolled epilogue makes LLVM spill sums inside
                     // the k loop; those tiles take the loop below.)
                     let partial = last < S::LANES;
                     match (t.ep.kind(), partial) {
-                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
-                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
-                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
-                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &sums, o),
+                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &sums, o),
+                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &sums, o),
+                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &sums, o),
+                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &sums, o),
+                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &sums, o),
                     }
                     return;
                 }
@@ -2870,7 +2890,7 @@ mod rt {
                     for v in 0..NV {
                         let lanes = if v == NV - 1 { last } else { S::LANES };
                         let col = t.col + v * S::LANES;
-                        let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
+                        let mut y = t.ep.apply(sums[r][v]);
                         if !o.raw.is_null() {
                             S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
                         }
@@ -2886,31 +2906,27 @@ mod rt {
             }
         }
 
-        /// The epilogue of a full tile without gate or raw output: `c = act(acc + bias) (+ r)`.
-        /// `KIND` is an [`EpKind`] (identity and ReLU inline, anything else through [`Ep::apply`]);
+        /// The epilogue of a full tile without gate or raw output: `c = act(sums) (+ r)`, the sums
+        /// with the bias added.
+        /// `KIND` is an [`EpKind`] other than sigmoid (identity and ReLU inline, else [`Ep::affine`]);
         /// `PARTIAL` says the last vector has `t.last < LANES` lanes.
         ///
         /// # Safety
         /// As [`tile`], with all `MR` rows in range.
         #[inline(always)]
-        unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
-            t: &Tile<S>,
-            acc: &[[S::V; NV]; MR],
-            bias: &[S::V; NV],
-            o: &Out,
-        ) {
+        unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(t: &Tile<S>, sums: &[[S::V; NV]; MR], o: &Out) {
             // SAFETY: forwarded from `tile`: the rows and this chunk's columns are in range.
             unsafe {
                 let zero = S::zero();
-                for (r, row) in acc.iter().enumerate() {
+                for (r, row) in sums.iter().enumerate() {
                     let i = t.row + r;
                     for v in 0..NV {
                         let col = t.col + v * S::LANES;
-                        let mut y = S::add(row[v], bias[v]);
+                        let mut y = row[v];
                         y = match KIND {
                             k if k == EpKind::Identity as u8 => y,
                             k if k == EpKind::Relu as u8 => S::max(y, zero),
-                            _ => t.ep.apply(y),
+                            _ => t.ep.affine(y),
                         };
                         let tail = PARTIAL && v == NV - 1;
                         if !o.res.is_null() {
@@ -2934,7 +2950,8 @@ mod rt {
         ///
         /// # Safety
         /// As [`tile`].
-        #[inline(always)]
+        #[cfg_attr(not(target_family = "wasm"), inline(always))]
+        #[cfg_attr(target_family = "wasm", inline(never))]
         #[allow(clippy::too_many_arguments)]
         unsafe fn kloop<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
             k: usize,

@@ -14,7 +14,7 @@ fn main() {
     dwconv::pack(c, taps, |_, _| 0.1, |_| 0.0, &mut w);
     let d = Depthwise { h, w: h, c, oh, ow: oh, kh: k, kw: k, sh: s, sw: s, pt: k / 2, pl: k / 2,
         x: View { off: 0, ld: ldx }, y: View { off: h * h * ldx + c.min(ldy - c), ld: ldy }, weights: 0, gate: None, act: if std::env::var("NOACT").is_ok() { Act::None } else { Act::Relu }, residual: None };
-    for isa in [Isa::Avx512, Isa::Avx2] {
+    for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
         let mut best = f64::MAX;
         for _ in 0..200 {
             let t = Instant::now();

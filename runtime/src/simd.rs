@@ -112,6 +112,17 @@ impl<S: Simd> Ep<S> {
         self.kind
     }
 
+    /// The activation of an [`EpKind::Affine`] epilogue alone (a few instructions, where
+    /// [`Ep::apply`] carries every kind, sigmoid's `exp` included).
+    ///
+    /// # Safety
+    /// The CPU supports `S`'s tier.
+    #[inline(always)]
+    pub(super) unsafe fn affine(&self, v: S::V) -> S::V {
+        // SAFETY: the tier is supported (our contract).
+        unsafe { S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi) }
+    }
+
     /// # Safety
     /// The CPU supports `S`'s tier.
     #[inline(always)]
@@ -121,7 +132,7 @@ impl<S: Simd> Ep<S> {
             match self.kind {
                 EpKind::Identity => v,
                 EpKind::Relu => S::max(v, self.lo),
-                EpKind::Affine => S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi),
+                EpKind::Affine => self.affine(v),
                 EpKind::Sigmoid => {
                     let one = S::splat(1.0);
                     S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))))

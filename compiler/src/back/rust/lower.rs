@@ -77,31 +77,44 @@ impl Program {
     }
 
     /// Runs the program in this process with the runtime crate's kernels, `threads` at a
-    /// time: exactly what the generated code does.
+    /// time: exactly what the generated code does (on WebAssembly without threads, one).
     pub fn run(&self, isa: Isa, input: &[f32], threads: usize) -> Vec<f32> {
         assert_eq!(input.len(), self.batch() * self.image_len(), "input length");
         let mut arena = vec![0f32; self.arena_len];
         let mut out = vec![0f32; self.batch() * self.out_len()];
+        #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
         let mut team = rt::team::Team::new(threads);
-        let count = team.threads();
+        #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+        let _ = threads;
         for n in 0..self.batch() {
             let image = &input[n * self.image_len()..(n + 1) * self.image_len()];
-            // SAFETY: every thread runs a disjoint part of each step and waits on the barrier
-            // after each (Ctx's methods do both).
-            let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut arena)) };
-            team.run(&|index, barrier| {
-                let ctx = rt::exec::Ctx {
-                    isa,
-                    arena: shared.get(),
-                    weights: &self.weights,
-                    input: image,
-                    part: Part { index, count },
-                    barrier: (count > 1).then_some(barrier),
-                };
+            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            {
+                let count = team.threads();
+                // SAFETY: every thread runs a disjoint part of each step and waits on the
+                // barrier after each (Ctx's methods do both).
+                let shared = unsafe { rt::isa::SharedArena::new(Arena::new(&mut arena)) };
+                team.run(&|index, barrier| {
+                    let ctx = rt::exec::Ctx {
+                        isa,
+                        arena: shared.get(),
+                        weights: &self.weights,
+                        input: image,
+                        part: Part { index, count },
+                        barrier: (count > 1).then_some(barrier),
+                    };
+                    for s in &self.steps {
+                        execute(&ctx, &s.kind);
+                    }
+                });
+            }
+            #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+            {
+                let ctx = rt::exec::Ctx { isa, arena: Arena::new(&mut arena), weights: &self.weights, input: image, part: Part::ALL, barrier: None };
                 for s in &self.steps {
                     execute(&ctx, &s.kind);
                 }
-            });
+            }
             let o = self.output;
             let dst = &mut out[n * self.out_len()..(n + 1) * self.out_len()];
             rt::ops::nhwc_to_nchw(Arena::new(&mut arena), o.off, o.ld, o.channels, o.hw, dst);

@@ -1,5 +1,6 @@
+#!/usr/bin/env -S node --no-warnings
 // Runs a wasm32-wasip1 program under Node's built-in WASI, as cargo's runner for that
-// target (CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings .ci/steps/wasi_run.mjs"):
+// target (set in .cargo/config.toml):
 //
 //     node wasi_run.mjs PROGRAM.wasm [ARGS...]
 //
@@ -14,7 +15,7 @@ if (!program) {
     console.error("usage: node wasi_run.mjs PROGRAM.wasm [ARGS...]");
     exit(2);
 }
-const wasi = new WASI({ version: "preview1", args: [program, ...args], env, preopens: { "/": "/", ".": cwd() }, returnOnExit: true });
+const wasi = new WASI({ version: "preview1", args: [program, ...args], env, preopens: { "/": "/" }, returnOnExit: true });
 const module = await WebAssembly.compile(await readFile(program));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
 exit(wasi.start(instance));

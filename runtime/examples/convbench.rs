@@ -12,7 +12,7 @@ fn main() {
     conv::pack(k, k, cin, cout, |_, _, _, _| 0.1, |_| 0.0, &mut w);
     let d = Dense { h, w: h, cin, oh, ow: oh, cout, kh: k, kw: k, sh: s, sw: s, pt: 1, pl: 1,
         x: Strided { off: 0, cs: h * h, rs: h, ps: 1 }, y: View { off: 0, ld: cout }, weights: 0, act: Act::Relu, residual: None };
-    for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
+    for isa in Isa::ALL.into_iter().filter(|i| i.supported() && std::env::var("GHOSTNET_ISA").map_or(true, |o| o == i.name())) {
         let mut best = f64::MAX;
         for _ in 0..100 {
             let t = Instant::now();

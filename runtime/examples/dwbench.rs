@@ -14,9 +14,9 @@ fn main() {
     dwconv::pack(c, taps, |_, _| 0.1, |_| 0.0, &mut w);
     let d = Depthwise { h, w: h, c, oh, ow: oh, kh: k, kw: k, sh: s, sw: s, pt: k / 2, pl: k / 2,
         x: View { off: 0, ld: ldx }, y: View { off: h * h * ldx + c.min(ldy - c), ld: ldy }, weights: 0, gate: None, act: if std::env::var("NOACT").is_ok() { Act::None } else { Act::Relu }, residual: None };
-    for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
+    for isa in Isa::ALL.into_iter().filter(|i| i.supported() && std::env::var("GHOSTNET_ISA").map_or(true, |o| o == i.name())) {
         let mut best = f64::MAX;
-        for _ in 0..200 {
+        for _ in 0..std::env::var("REPS").map_or(200, |r| r.parse().unwrap()) {
             let t = Instant::now();
             dwconv::depthwise(isa, Arena::new(&mut arena), &w, &d, Part::ALL);
             best = best.min(t.elapsed().as_secs_f64());

@@ -33,7 +33,7 @@ fn main() {
         w.resize(bias + n, 0.0);
         let g = Gemm { m, k, n, a: View { off: 0, ld: k }, c: View { off: m * k, ld: ldc }, b: 0, bias, act: Act::Relu, residual: None, raw: None, scale: None, gate: None };
         let mut line = format!("m{m:<6} k{k:<4} n{n:<5}");
-        for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
+        for isa in Isa::ALL.into_iter().filter(|i| i.supported() && std::env::var("GHOSTNET_ISA").map_or(true, |o| o == i.name())) {
             let reps = (2_000_000_000 / (m * k * n)).clamp(5, 2000);
             let mut best = f64::MAX;
             for _ in 0..reps {

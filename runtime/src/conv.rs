@@ -133,7 +133,7 @@ pub fn dense(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32],
         Isa::Neon => unsafe { super::neon::neon_conv_f32_1x16(arena, input, weights, d, part) },
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         // SAFETY: the build enables simd128, so the engine running it has it.
-        Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x16(arena, input, weights, d, part) },
+        Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x8(arena, input, weights, d, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }

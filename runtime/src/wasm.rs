@@ -132,7 +132,7 @@ macro_rules! wrappers {
 wrappers! {
     simd128_gemm_f32_4x8(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Simd128, 4, 2>(a, w, g, p);
     simd128_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Simd128>(a, w, d, p);
-    simd128_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 4>(a, i, w, d, p);
+    simd128_conv_f32_1x8(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 2>(a, i, w, d, p);
     simd128_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Simd128>(a, g, p);
     simd128_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Simd128>(a, q, p);
 }

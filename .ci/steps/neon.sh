@@ -10,7 +10,7 @@
 #     aarch64 build of the runtime, which x86 clippy never sees.
 #  3. Compiles networks with ghostc (the digits GhostNet from compiler/models with its 397
 #     test images, and every ImageNet fixture), cross-builds them into a scratch crate with
-#     no dependencies (.ci/steps/neon_check.rs, warnings are errors), runs them under
+#     no dependencies (.ci/steps/net_check.rs, warnings are errors), runs them under
 #     qemu-aarch64 with GHOSTNET_ISA=neon and =scalar, one thread and two, and compares with
 #     ONNX Runtime's outputs: max |diff| <= 1e-4 * max |ort| and the same top-5 in every row.
 #     GHOSTNET_ISA=avx2 there must be refused with a clear error.
@@ -198,7 +198,7 @@ main() {
         modules+=("$module")
     done
     {
-        cat "$root/.ci/steps/neon_check.rs"
+        cat "$root/.ci/steps/net_check.rs"
         echo
         echo "nets!($(IFS=,; echo "${modules[*]}" | sed 's/,/, /g'));"
     } >"$crate/gen/main.rs"

@@ -1,16 +1,18 @@
-//! The main program of the scratch crate `.ci/steps/neon.sh` builds for aarch64: networks
-//! compiled by `ghostc` run under `qemu-aarch64` on the tier `GHOSTNET_ISA` forces, and
-//! their outputs are compared with ONNX Runtime's.
+//! The main program of the scratch crates that `.ci/steps/neon.sh` builds for aarch64 (run
+//! under `qemu-aarch64`) and `.ci/steps/wasm.sh` for wasm32-wasip1 (run under Node's WASI):
+//! networks compiled by `ghostc` run on the tier `GHOSTNET_ISA` forces, and their outputs
+//! are compared with ONNX Runtime's.
 //!
 //! ```text
-//! neon_check MODULE INPUT.bin ORT.bin CLASSES [LABELS.bin]
+//! net_check MODULE INPUT.bin ORT.bin CLASSES [LABELS.bin]
 //! ```
 //! runs every image of `INPUT.bin` (raw f32, NCHW, back to back) through `MODULE::Net` on one
 //! thread, and the first [`THREADED_INPUTS`] of them on two threads (`forward_threads`), and
 //! checks each run against `ORT.bin`: max |ours - ort| <= 1e-4 * max |ort| and the same top-5
 //! classes in every row of `CLASSES` logits (so also the same prediction for every image); the
-//! two-thread outputs must also equal the one-thread ones bit for bit. `LABELS.bin` (one u8 per image) adds the accuracy to
-//! the report. Exit status: 0 if every check held, 1 if one failed, 2 if the network could
+//! two-thread outputs must also equal the one-thread ones bit for bit (on WebAssembly without
+//! threads `forward_threads` runs on one). `LABELS.bin` (one u8 per image) adds the accuracy
+//! to the report. Exit status: 0 if every check held, 1 if one failed, 2 if the network could
 //! not be set up (for example `GHOSTNET_ISA` names a tier this CPU cannot run).
 //!
 //! The script appends `nets!(module, ...);` with the modules it generated.
@@ -95,7 +97,7 @@ macro_rules! nets {
         fn main() {
             let a: Vec<String> = std::env::args().collect();
             if a.len() < 5 {
-                fail_setup("usage: neon_check MODULE INPUT.bin ORT.bin CLASSES [LABELS.bin]");
+                fail_setup("usage: net_check MODULE INPUT.bin ORT.bin CLASSES [LABELS.bin]");
             }
             let (module, input, ort) = (a[1].as_str(), read_f32(&a[2]), read_f32(&a[3]));
             let classes: usize = a[4].parse().ok().filter(|&c| c > 0).unwrap_or_else(|| fail_setup("CLASSES is not a positive number"));
@@ -124,7 +126,7 @@ macro_rules! nets {
                             if threads == 1 { net.forward(x, &mut y) } else { net.forward_threads(x, &mut y, threads) }
                             got.extend_from_slice(&y);
                         }
-                        let what = format!("{module} {isa} x{threads} ({n} inputs, {:.1} s emulated)", start.elapsed().as_secs_f64());
+                        let what = format!("{module} {isa} x{threads} ({n} inputs, {:.1} s)", start.elapsed().as_secs_f64());
                         // One thread: all of ONNX Runtime's outputs; two: those of the first `n` inputs.
                         let (want, rows) = if threads == 1 { (&ort[..], ort.len() / classes) } else { (&ort[..got.len().min(ort.len())], got.len() / classes) };
                         ok &= check(&what, &got, want, classes, labels.as_deref().map(|l| &l[..rows.min(l.len())]));

@@ -3583,7 +3583,7 @@ mod rt {
                 Isa::Neon => unsafe { super::neon::neon_conv_f32_1x16(arena, input, weights, d, part) },
                 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
                 // SAFETY: the build enables simd128, so the engine running it has it.
-                Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x16(arena, input, weights, d, part) },
+                Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x8(arena, input, weights, d, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -4719,7 +4719,7 @@ mod rt {
         wrappers! {
             simd128_gemm_f32_4x8(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Simd128, 4, 2>(a, w, g, p);
             simd128_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Simd128>(a, w, d, p);
-            simd128_conv_f32_1x16(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 4>(a, i, w, d, p);
+            simd128_conv_f32_1x8(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 2>(a, i, w, d, p);
             simd128_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Simd128>(a, g, p);
             simd128_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Simd128>(a, q, p);
         }

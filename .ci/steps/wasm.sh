@@ -89,7 +89,7 @@ main() {
         shift
         if "$@"; then say "ok: $what"; else say "FAILED: $what" >&2; failures+=("$what"); fi
     }
-    wasi=(node --no-warnings "$root/.ci/steps/wasi_run.mjs")
+    wasi=(node --no-warnings --no-concurrent-marking "$root/.ci/steps/wasi_run.mjs")
 
     # ---------------------------------------------------------------------------------------
     # 2. The runtime's tests on wasm32-wasip1 under Node.

@@ -1696,6 +1696,9 @@ mod rt {
             pub gate: Option<Gate>,
         }
 
+        /// Most vectors of columns one tile covers: a matrix-vector product on a 4-lane tier.
+        const MV_VECTORS: usize = 8;
+
         /// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
         pub const fn tail_width(n: usize) -> usize {
             (n % PANEL).div_ceil(4) * 4
@@ -1846,8 +1849,9 @@ mod rt {
         #[inline(always)]
         pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
             let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
-            // One row (a matrix-vector product) is bound by reading B: four B streams at once.
-            let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
+            // One row (a matrix-vector product) is bound by reading B: several B panels at once,
+            // each a stream of its own (four vectors, or eight on 4-lane tiers: two panels).
+            let group = if g.m == 1 { if S::LANES == 4 { MV_VECTORS * 4 } else { 4 * S::LANES } } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
             if rows.is_empty() || cols.is_empty() {
                 return;
@@ -1879,8 +1883,8 @@ mod rt {
                 let width = if left > group - S::LANES { group.min(left) } else { S::LANES.min(left) };
                 let nvec = width.div_ceil(S::LANES);
                 let last = width - (nvec - 1) * S::LANES;
-                let mut bp = [core::ptr::null(); 4];
-                let mut bstride = [0; 4];
+                let mut bp = [core::ptr::null(); MV_VECTORS];
+                let mut bstride = [0; MV_VECTORS];
                 for v in 0..nvec {
                     let col = j + v * S::LANES;
                     // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
@@ -1901,7 +1905,11 @@ mod rt {
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
                         if g.m == 1 {
-                            dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            if S::LANES == 4 {
+                                dispatch::<S, 1, MV_VECTORS>(&t, 1, nvec, &out);
+                            } else {
+                                dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            }
                             i += 1;
                         } else if left < 3 {
                             dispatch::<S, 1, NV>(&t, 1, nvec, &out);
@@ -1941,9 +1949,9 @@ mod rt {
             a: *const f32,
             lda: usize,
             row: usize,
-            bp: [*const f32; 4],
+            bp: [*const f32; MV_VECTORS],
             /// Distance between consecutive rows of each B vector.
-            bstride: [usize; 4],
+            bstride: [usize; MV_VECTORS],
             scale: *const f32,
             bias: *const f32,
             col: usize,

@@ -3265,7 +3265,8 @@ mod rt {
             // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
             // FULL; stores stay inside the output row.
             unsafe {
-                let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none() && p.r.is_null();
+                let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none();
+                let ldr = d.residual.map_or(0, |r| r.ld);
                 let mut ox = x0;
                 while ox < x1 {
                     if plain {
@@ -3278,7 +3279,8 @@ mod rt {
                             let rows: [*const f32; KH] =
                                 core::array::from_fn(|ky| p.x.add(((e.iy0 + ky as isize) as usize * d.w + first as usize) * ldx + e.ch));
                             let y = p.y.add((e.oy * d.ow + ox) * d.y.ld + e.ch);
-                            interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, wv, bias, &e.ep, e.lanes, n);
+                            let r = if p.r.is_null() { p.r } else { p.r.add((e.oy * d.ow + ox) * ldr + e.ch) };
+                            interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, (r, ldr), wv, bias, &e.ep, e.lanes, n);
                             ox += n * P;
                             continue;
                         }
@@ -3326,7 +3328,8 @@ mod rt {
         }
 
         /// `n` strips of `P` outputs whose taps are all inside the input: `rows[ky]` points at the
-        /// first strip's first input column in tap row `ky`, `y` at its first output. Each input
+        /// first strip's first input column in tap row `ky`, `y` at its first output, `res.0` at
+        /// its residual (null if none; pixels `res.1` apart). Each input
         /// column is loaded once per tap row and feeds the strip outputs it touches, so only the
         /// filter, the `P` sums and one column are live.
         ///
@@ -3340,6 +3343,7 @@ mod rt {
             ldx: usize,
             y: *mut f32,
             ldy: usize,
+            res: (*const f32, usize),
             wv: &[[S::V; KW]; KH],
             bias: S::V,
             ep: &Ep<S>,
@@ -3348,7 +3352,7 @@ mod rt {
         ) {
             let span = (P - 1) * SW + KW;
             // SAFETY: the caller's contract; every column read is below `span` of a strip that
-            // lies inside the input, every store one of the strip's outputs.
+            // lies inside the input, every store (and residual read) one of the strip's outputs.
             unsafe {
                 for s in 0..n {
                     let mut acc = [bias; P];
@@ -3367,7 +3371,11 @@ mod rt {
                     }
                     let yp = y.add(s * P * ldy);
                     for (j, &a) in acc.iter().enumerate() {
-                        let v = ep.apply(a);
+                        let mut v = ep.apply(a);
+                        if !res.0.is_null() {
+                            let rp = res.0.add((s * P + j) * res.1);
+                            v = S::add(v, if FULL { S::load(rp) } else { S::load_part(rp, lanes) });
+                        }
                         if FULL {
                             S::store(yp.add(j * ldy), v)
                         } else {

@@ -6,9 +6,10 @@
 #     Debian's `chromium`.
 #  2. The runtime's tests (kernels and unit tests) built for wasm32-wasip1 with simd128 and
 #     run under Node's WASI (.ci/steps/wasi_run.mjs, the runner in .cargo/config.toml): every
-#     kernel on the simd128 tier against scalar (kernels.rs asserts that simd128 ran). Then
-#     clippy's safety lints on that build, and the runtime built without simd128 (the
-#     scalar-only wasm32 form) with warnings as errors.
+#     kernel on the simd128 tier against scalar (kernels.rs asserts that simd128 ran); the
+#     kernel tests again with relaxed-simd (its fused multiply-add). Then clippy's safety
+#     lints on that build, and the runtime built without simd128 (the scalar-only wasm32
+#     form) with warnings as errors.
 #  3. Compiled networks against ONNX Runtime's outputs (max |diff| <= 1e-4 * max |ort|, same
 #     top-5 in every row): the digits GhostNet (397 test images) and GhostNet 0.5x (the
 #     fixture ghostnet_050_legacy), in the std form for wasm32-wasip1 (.ci/steps/net_check.rs)
@@ -96,6 +97,9 @@ main() {
     t=$(date +%s)
     say "+ cargo test --target wasm32-wasip1 -p ghostnet-runtime (simd128, under Node's WASI)"
     check "runtime tests on wasm32-wasip1 (simd128)" nice -n 10 cargo test --target wasm32-wasip1 -p ghostnet-runtime
+    say "+ cargo test --target wasm32-wasip1 -p ghostnet-runtime --test kernels (simd128 with relaxed-simd's fused multiply-add)"
+    check "kernel tests on wasm32-wasip1 (simd128 + relaxed-simd)" env CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
+        CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/wasm-relaxed" nice -n 10 cargo test --target wasm32-wasip1 -p ghostnet-runtime --test kernels
     say "+ cargo clippy --target wasm32-wasip1 -p ghostnet-runtime --all-targets (safety lints)"
     check "safety lints on the wasm32 build" nice -n 10 cargo clippy -q --target wasm32-wasip1 -p ghostnet-runtime --all-targets -- \
         -A clippy::all -D clippy::undocumented_unsafe_blocks -D clippy::missing_safety_doc

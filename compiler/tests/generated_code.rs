@@ -99,6 +99,7 @@ fn cap(isa: &str) -> String {
         "scalar" => "Scalar".into(),
         "avx2" => "Avx2".into(),
         "avx512" => "Avx512".into(),
+        "simd128" => "Simd128".into(),
         _ => "Neon".into(),
     }
 }

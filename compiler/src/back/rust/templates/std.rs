@@ -53,21 +53,13 @@ impl Net {
 
     /// Runs the network with every layer's work split over `threads` threads: this one and
     /// `threads - 1` kept for later calls (the first call, or one with a new count, starts
-    /// them). The result is bit for bit `forward`'s. On WebAssembly without threads (no
-    /// `atomics` target feature, as on `wasm32-wasip1` and `wasm32-unknown-unknown`) it is
-    /// `forward`, on this thread.
+    /// them). The result is bit for bit `forward`'s.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
     pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let threads = threads.max(1);
-        if threads == 1 || cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
+        if threads == 1 {
             return self.forward(input, output);
         }
-        #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
-        self.forward_team(input, output, threads);
-    }
-
-    /// [`Net::forward_threads`] on a team of `threads` threads.
-    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
-    fn forward_team(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let isa = self.isa;
         let team = match &mut self.team {
             Some(team) if team.threads() == threads => team,
@@ -85,6 +77,13 @@ impl Net {
             });
             copy_output(rt::isa::Arena::new(&mut self.arena), n, output);
         }
+    }
+
+    /// [`Net::forward`]: WebAssembly without the `atomics` target feature (`wasm32-wasip1`,
+    /// `wasm32-unknown-unknown`) has no threads, so every layer runs on this one.
+    #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+    pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], _threads: usize) {
+        self.forward(input, output);
     }
 }
 

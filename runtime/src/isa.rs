@@ -136,6 +136,26 @@ pub fn exp(x: f32) -> f32 {
     (p * two(half) * two(k - half)) as f32
 }
 
+/// `x` rounded to the nearest bfloat16, ties to even, as its 16 bits (the high half of an
+/// `f32`). A NaN stays a NaN; values past the largest bfloat16 round to infinity.
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The `f32` a bfloat16 stands for (exact).
+pub fn bf16_value(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// `x` rounded to bfloat16 precision: [`bf16_value`] of [`bf16_bits`].
+pub fn bf16_round(x: f32) -> f32 {
+    bf16_value(bf16_bits(x))
+}
+
 /// Which share of a layer's work a call computes: part `index` of `count`.
 ///
 /// Kernels split their output into `count` disjoint ranges and compute only range

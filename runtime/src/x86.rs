@@ -156,6 +156,16 @@ impl Simd for Avx2 {
         // SAFETY: AVX2 is available (trait contract); the bits form the float 2^n.
         unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)))) }
     }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u32) -> (__m256, __m256) {
+        // SAFETY: 8 readable dwords at `p` (trait contract); AVX2 is available.
+        unsafe { widen_pairs8(_mm256_loadu_si256(p.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m256, __m256) {
+        // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+        unsafe { widen_pairs8(_mm256_maskload_epi32(p.cast(), mask8(n))) }
+    }
 }
 
 /// The AVX-512F tier.
@@ -235,6 +245,36 @@ impl Simd for Avx512 {
         // SAFETY: AVX-512F is available (trait contract); scalef(1, n) is 2^floor(n).
         unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) }
     }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u32) -> (__m512, __m512) {
+        // SAFETY: 16 readable dwords at `p` (trait contract); AVX-512F is available.
+        unsafe { widen_pairs16(_mm512_loadu_si512(p.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m512, __m512) {
+        // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+        unsafe { widen_pairs16(_mm512_maskz_loadu_epi32(((1u32 << n) - 1) as __mmask16, p.cast())) }
+    }
+}
+
+/// The two bfloat16 halves of each dword as `f32`s: `(d << 16, d & 0xffff0000)`.
+#[inline(always)]
+unsafe fn widen_pairs8(d: __m256i) -> (__m256, __m256) {
+    // SAFETY: AVX2 is available (caller's contract).
+    unsafe {
+        let hi = _mm256_and_si256(d, _mm256_set1_epi32(0xffff_0000u32 as i32));
+        (_mm256_castsi256_ps(_mm256_slli_epi32::<16>(d)), _mm256_castsi256_ps(hi))
+    }
+}
+
+/// As [`widen_pairs8`] for 16 dwords.
+#[inline(always)]
+unsafe fn widen_pairs16(d: __m512i) -> (__m512, __m512) {
+    // SAFETY: AVX-512F is available (caller's contract).
+    unsafe {
+        let hi = _mm512_and_si512(d, _mm512_set1_epi32(0xffff_0000u32 as i32));
+        (_mm512_castsi512_ps(_mm512_slli_epi32::<16>(d)), _mm512_castsi512_ps(hi))
+    }
 }
 
 /// Declares `#[target_feature]` wrappers around generic bodies.
@@ -253,6 +293,8 @@ macro_rules! wrappers {
 wrappers! {
     "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, p);
     "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, p);
+    "avx2,fma" => avx2_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx2, 6, 2>(a, w, g, p);
+    "avx512f" => avx512_gemm_bf16_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx512, 12, 2>(a, w, g, p);
     "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx2>(a, w, d, p);
     "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx512>(a, w, d, p);
     "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx2, 4>(a, i, w, d, p);

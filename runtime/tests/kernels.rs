@@ -7,7 +7,7 @@
 use ghostnet_runtime::conv::{self, Dense, Strided};
 use ghostnet_runtime::dwconv::{self, Depthwise};
 use ghostnet_runtime::gemm::{self, Gate, Gemm, View};
-use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
+use ghostnet_runtime::isa::{bf16_bits, bf16_round, bf16_value, Act, Arena, Isa, Part};
 use ghostnet_runtime::pool::{self, AvgPool, GlobalAvg};
 
 struct Rng(u64);
@@ -63,6 +63,17 @@ fn both(arena: &[f32], parts: usize, isa: Isa, f: &dyn Fn(Isa, Arena<'_>, Part))
 
 #[test]
 fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
+    check_gemm_tiers(false);
+}
+
+#[test]
+fn gemm_bf16_matches_scalar_for_every_size_tail_and_epilogue() {
+    check_gemm_tiers(true);
+}
+
+/// Every tier against scalar, `f32` or bfloat16 weights: sizes, tails, strides, offsets,
+/// every epilogue (activation, residual, raw output, squeeze-excite scale, gate), parts.
+fn check_gemm_tiers(bf16: bool) {
     let mut rng = Rng(1);
     let tiers = simd_tiers();
     let mut cases = 0;
@@ -85,8 +96,13 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                 let mut weights = rng.vec(3);
                 let b = weights.len();
                 let dense = rng.vec(k * n);
-                weights.resize(b + gemm::packed_len(k, n), 0.0);
-                gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                if bf16 {
+                    weights.resize(b + gemm::packed_len_bf16(k, n), 0.0);
+                    gemm::pack_bf16(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                } else {
+                    weights.resize(b + gemm::packed_len(k, n), 0.0);
+                    gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                }
                 let bias = weights.len();
                 weights.extend(rng.vec(n));
                 let g = Gemm {
@@ -105,8 +121,12 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                 };
                 for &isa in &tiers {
                     for parts in [1, 2, 3] {
-                        let (got, want) = both(&arena, parts, isa, &|i, a, p| gemm::gemm(i, a, &weights, &g, p));
-                        assert_close(&format!("{} gemm m{m} k{k} n{n} v{variant} parts{parts}", isa.name()), &got, &want);
+                        let run = |i: Isa, a: Arena<'_>, p: Part| {
+                            if bf16 { gemm::gemm_bf16(i, a, &weights, &g, p) } else { gemm::gemm(i, a, &weights, &g, p) }
+                        };
+                        let (got, want) = both(&arena, parts, isa, &run);
+                        let dtype = if bf16 { "bf16" } else { "f32" };
+                        assert_close(&format!("{} gemm {dtype} m{m} k{k} n{n} v{variant} parts{parts}", isa.name()), &got, &want);
                     }
                 }
             }
@@ -151,6 +171,68 @@ fn gemm_scalar_matches_the_definition() {
                 assert!((got - want).abs() < 1e-5, "m{m} k{k} n{n} ({i},{j}): {got} vs {want}");
             }
         }
+    }
+}
+
+#[test]
+fn gemm_bf16_scalar_matches_the_definition() {
+    // The pair packing (odd k included) and the reference against dense loops over the
+    // weights rounded to bfloat16 (ties to even), with the squeeze-excite scale.
+    let mut rng = Rng(12);
+    for &(m, k, n) in &[(3, 5, 20), (1, 16, 37), (4, 2, 16), (2, 1, 3), (5, 33, 48)] {
+        let a = rng.vec(m * k);
+        let s = rng.vec(k);
+        let dense = rng.vec(k * n);
+        let bias = rng.vec(n);
+        let mut weights = vec![0.0; gemm::packed_len_bf16(k, n)];
+        gemm::pack_bf16(k, n, |p, j| dense[p * n + j], &mut weights);
+        let bias_off = weights.len();
+        weights.extend(&bias);
+        let mut arena = a.clone();
+        arena.extend(&s);
+        arena.resize(m * k + k + m * n, 0.0);
+        let c = m * k + k;
+        let g = Gemm {
+            m,
+            k,
+            n,
+            a: View { off: 0, ld: k },
+            c: View { off: c, ld: n },
+            b: 0,
+            bias: bias_off,
+            act: Act::None,
+            residual: None,
+            raw: None,
+            scale: Some(m * k),
+            gate: None,
+        };
+        gemm::gemm_bf16(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = bias[j] + (0..k).map(|p| a[i * k + p] * (bf16_round(dense[p * n + j]) * s[p])).sum::<f32>();
+                let got = arena[c + i * n + j];
+                assert!((got - want).abs() < 1e-5, "m{m} k{k} n{n} ({i},{j}): {got} vs {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bf16_rounding_is_to_nearest_even() {
+    assert_eq!(bf16_bits(1.0), 0x3f80);
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to the even 1.
+    assert_eq!(bf16_bits(1.0 + 1.0 / 256.0), 0x3f80);
+    // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up to the even one.
+    assert_eq!(bf16_bits(1.0 + 3.0 / 256.0), 0x3f82);
+    assert_eq!(bf16_bits(1.0 + 1.0 / 256.0 + 1.0 / 65536.0), 0x3f81);
+    assert_eq!(bf16_bits(-2.5), 0xc020);
+    assert_eq!(bf16_value(bf16_bits(f32::MAX)), f32::INFINITY);
+    assert!(bf16_value(bf16_bits(f32::NAN)).is_nan());
+    let mut rng = Rng(13);
+    for _ in 0..10_000 {
+        let x = rng.next() * 1e3;
+        let r = bf16_round(x);
+        assert!((r - x).abs() <= x.abs() / 256.0, "{x} -> {r}");
     }
 }
 

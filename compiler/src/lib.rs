@@ -101,6 +101,14 @@ pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
     Ok(graph)
 }
 
+/// [`optimize`], then every node gets its precision ([`passes::set_precision`]): the graph
+/// the back end lowers and the interpreter runs for that precision.
+pub fn optimize_for(graph: Graph, precision: ir::Precision) -> Result<Graph, Error> {
+    let mut graph = optimize(graph)?;
+    passes::set_precision(&mut graph, precision)?;
+    Ok(graph)
+}
+
 /// A compiled network: the fused graph, its program, and the generated Rust module.
 pub struct Compiled {
     /// Nodes of the graph as loaded, before any pass.
@@ -127,7 +135,7 @@ impl Compiled {
 pub fn compile(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Compiled, Error> {
     let graph = source.load(limits)?;
     let layers_before = graph.nodes.len();
-    let graph = optimize(graph)?;
+    let graph = optimize_for(graph, options.precision)?;
     let (program, code) = back::rust::generate(&graph, options)?;
     Ok(Compiled { layers_before, graph, program, code })
 }
@@ -143,7 +151,7 @@ pub struct Embedded {
 /// with the weights inline and an `include_bytes!` of every file read (so cargo rebuilds
 /// when one changes); `options.weights` is ignored. The paths in `source` should be absolute.
 pub fn compile_tokens(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Embedded, Error> {
-    let graph = optimize(source.load(limits)?)?;
+    let graph = optimize_for(source.load(limits)?, options.precision)?;
     let inputs = back::rust::embed::inputs(source);
     let (program, tokens) = back::rust::embed::generate(&graph, options, &inputs)?;
     Ok(Embedded { program, tokens })

@@ -2192,6 +2192,26 @@ mod rt {
             (p * two(half) * two(k - half)) as f32
         }
 
+        /// `x` rounded to the nearest bfloat16, ties to even, as its 16 bits (the high half of an
+        /// `f32`). A NaN stays a NaN; values past the largest bfloat16 round to infinity.
+        pub fn bf16_bits(x: f32) -> u16 {
+            let b = x.to_bits();
+            if x.is_nan() {
+                return ((b >> 16) | 0x40) as u16;
+            }
+            ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+        }
+
+        /// The `f32` a bfloat16 stands for (exact).
+        pub fn bf16_value(h: u16) -> f32 {
+            f32::from_bits((h as u32) << 16)
+        }
+
+        /// `x` rounded to bfloat16 precision: [`bf16_value`] of [`bf16_bits`].
+        pub fn bf16_round(x: f32) -> f32 {
+            bf16_value(bf16_bits(x))
+        }
+
         /// Which share of a layer's work a call computes: part `index` of `count`.
         ///
         /// Kernels split their output into `count` disjoint ranges and compute only range
@@ -2335,6 +2355,30 @@ mod rt {
             /// `2^n` for lanes holding integers in `-126..=127`.
             unsafe fn pow2i(n: Self::V) -> Self::V;
 
+            /// Widens `LANES` bfloat16 pairs: dword `j` at `p` holds two values of column `j`, the
+            /// first in its low half and the second in its high half. Lane `j` of the results is the
+            /// low (first result) and the high half (second) as an `f32`, exactly.
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (Self::V, Self::V) {
+                // SAFETY: forwarded contract: `LANES` readable dwords at `p`.
+                unsafe { Self::load_bf16_pairs_part(p, Self::LANES) }
+            }
+
+            /// As [`Simd::load_bf16_pairs`] for `n <= LANES` dwords; the other lanes are zero.
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (Self::V, Self::V) {
+                let (mut lo, mut hi) = ([0f32; 64], [0f32; 64]);
+                // SAFETY: `n` readable dwords at `p` (trait contract); the arrays hold LANES <= 64.
+                unsafe {
+                    for j in 0..n {
+                        let d = *p.add(j);
+                        lo[j] = f32::from_bits(d << 16);
+                        hi[j] = f32::from_bits(d & 0xffff_0000);
+                    }
+                    (Self::load(lo.as_ptr()), Self::load(hi.as_ptr()))
+                }
+            }
+
             /// `e^x` lane by lane: `x = n ln 2 + r` with `|r| <= ln(2) / 2`, a degree-6 polynomial
             /// for `e^r` (relative error about 2e-7), times `2^n`. Inputs are clamped to
             /// `[-87, 88]`, where the result is still a normal float.
@@ -2448,8 +2492,14 @@ mod rt {
         //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
         //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
         //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
+        //!
+        //! bfloat16 weights ([`pack_bf16`], run by [`gemm_bf16`]) use the same panels over
+        //! `ceil(k / 2)` rows of dwords: dword `(q, j)` holds `B[2q][j]` rounded to bfloat16 in its low
+        //! half and `B[2q + 1][j]` (zero past `k`) in its high half. The kernels widen them to `f32`
+        //! in registers (exactly) and multiply-add in `f32`, so only the weight bytes are halved:
+        //! the result is the `f32` product of `A` and the rounded `B`.
 
-        use super::isa::{extent, Act, Arena, Isa, Part};
+        use super::isa::{bf16_bits, bf16_value, extent, Act, Arena, Isa, Part};
         use super::simd::{Ep, EpKind, Simd};
 
         /// Width of a full panel of packed `B`.
@@ -2547,6 +2597,18 @@ mod rt {
             }
         }
 
+        /// Length of packed bfloat16 `B` for `k x n`, in dwords (= `f32` slots of the blob).
+        pub const fn packed_len_bf16(k: usize, n: usize) -> usize {
+            packed_len(k.div_ceil(2), n)
+        }
+
+        /// Packs `b(p, j)` rounded to bfloat16 into `out[..packed_len_bf16(k, n)]`, as dword bit
+        /// patterns stored in `f32` slots.
+        pub fn pack_bf16(k: usize, n: usize, b: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+            let half = |p: usize, j: usize| if p < k { bf16_bits(b(p, j)) as u32 } else { 0 };
+            pack(k.div_ceil(2), n, |q, j| f32::from_bits(half(2 * q, j) | (half(2 * q + 1, j) << 16)), out);
+        }
+
         /// Offset of packed element `(p, j)`.
         fn packed_index(k: usize, n: usize, p: usize, j: usize) -> usize {
             let panel = j / PANEL;
@@ -2562,9 +2624,10 @@ mod rt {
         ///
         /// # Panics
         /// If a range leaves the arena or the weights.
-        fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
+        fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm, bf16: bool) -> [*const f32; 7] {
             let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
-            assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
+            let blen = if bf16 { packed_len_bf16(g.k, g.n) } else { packed_len(g.k, g.n) };
+            assert!(wend(g.b, blen) && wend(g.bias, g.n), "gemm weights outside the blob");
             let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
             if let Some(gate) = g.gate {
                 assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
@@ -2616,9 +2679,47 @@ mod rt {
             }
         }
 
+        /// Runs `g`, whose `B` is packed by [`pack_bf16`], part `part` on tier `isa`.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena or the weights.
+        pub fn gemm_bf16(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            match isa {
+                Isa::Scalar => reference::<true>(arena, weights, g, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if g.n <= 8 && super::x86::has_avx2() => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { super::x86::avx512_gemm_bf16_12x32(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_gemm_bf16_6x16(arena, weights, g, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
         /// The reference: plain loops in the order of the definition.
         pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+            reference::<false>(arena, weights, g, part)
+        }
+
+        /// [`scalar`] for `f32` or (`BF16`) bfloat16 `B`.
+        fn reference<const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
             let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
             // SAFETY: `pointers` checked that every row and column read or written is inside its
             // buffer; this part writes only its own rows and columns of `C` and `raw`.
@@ -2628,7 +2729,13 @@ mod rt {
                         let mut s = 0f32;
                         for p in 0..g.k {
                             let sc = if scale.is_null() { 1.0 } else { *scale.add(p) };
-                            s += *a.add(i * g.a.ld + p) * (*b.add(packed_index(g.k, g.n, p, j)) * sc);
+                            let w = if BF16 {
+                                let d = (*b.add(packed_index(g.k.div_ceil(2), g.n, p / 2, j))).to_bits();
+                                bf16_value((d >> (16 * (p % 2))) as u16)
+                            } else {
+                                *b.add(packed_index(g.k, g.n, p, j))
+                            };
+                            s += *a.add(i * g.a.ld + p) * (w * sc);
                         }
                         let v = g.act.apply(s + *bias.add(j));
                         if !raw.is_null() {
@@ -2660,7 +2767,29 @@ mod rt {
         /// The CPU supports `S`'s tier.
         #[inline(always)]
         pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+            // SAFETY: forwarded contract.
+            unsafe { driver::<S, MR, NV, false>(arena, weights, g, part) }
+        }
+
+        /// [`body`] for bfloat16 `B` ([`pack_bf16`]).
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        pub(super) unsafe fn body_bf16<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            // SAFETY: forwarded contract.
+            unsafe { driver::<S, MR, NV, true>(arena, weights, g, part) }
+        }
+
+        /// The tiling shared by [`body`] and [`body_bf16`].
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        unsafe fn driver<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
+            // Rows of a packed panel: `k`, or `ceil(k / 2)` rows of bfloat16 pairs.
+            let kp = if BF16 { g.k.div_ceil(2) } else { g.k };
             // One row (a matrix-vector product) is bound by reading B: four B streams at once.
             let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
@@ -2701,10 +2830,10 @@ mod rt {
                     // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
                     unsafe {
                         if col < full {
-                            bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                            bp[v] = b.add(col / PANEL * PANEL * kp + col % PANEL);
                             bstride[v] = PANEL;
                         } else {
-                            bp[v] = b.add(full * g.k + col % PANEL);
+                            bp[v] = b.add(full * kp + col % PANEL);
                             bstride[v] = tail_width(g.n);
                         }
                     }
@@ -2716,18 +2845,18 @@ mod rt {
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
                         if g.m == 1 {
-                            dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            dispatch::<S, 1, 4, BF16>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < 3 {
-                            dispatch::<S, 1, NV>(&t, 1, nvec, &out);
+                            dispatch::<S, 1, NV, BF16>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < MR / 2 {
                             let r = left.min(4);
-                            dispatch::<S, 4, NV>(&t, r, nvec, &out);
+                            dispatch::<S, 4, NV, BF16>(&t, r, nvec, &out);
                             i += r;
                         } else {
                             let r = left.min(MR);
-                            dispatch::<S, MR, NV>(&t, r, nvec, &out);
+                            dispatch::<S, MR, NV, BF16>(&t, r, nvec, &out);
                             i += r;
                         }
                     }
@@ -2771,16 +2900,16 @@ mod rt {
         /// # Safety
         /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
         #[inline(always)]
-        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
+        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
             let scaled = !t.scale.is_null();
             // SAFETY: forwarded contract.
             unsafe {
                 debug_assert!(nvec == 1 || nvec == NV);
                 match (nvec, scaled) {
-                    (1, false) => tile::<S, MR, 1, false>(t, rows, o),
-                    (1, true) => tile::<S, MR, 1, true>(t, rows, o),
-                    (_, false) => tile::<S, MR, NV, false>(t, rows, o),
-                    (_, true) => tile::<S, MR, NV, true>(t, rows, o),
+                    (1, false) => tile::<S, MR, 1, false, BF16>(t, rows, o),
+                    (1, true) => tile::<S, MR, 1, true, BF16>(t, rows, o),
+                    (_, false) => tile::<S, MR, NV, false, BF16>(t, rows, o),
+                    (_, true) => tile::<S, MR, NV, true, BF16>(t, rows, o),
                 }
             }
         }
@@ -2795,7 +2924,7 @@ mod rt {
         /// # Safety
         /// As [`dispatch`].
         #[inline(always)]
-        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
+        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const BF16: bool>(t: &Tile<S>, rows: usize, o: &Out) {
             // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
             // this chunk (checked by the driver); the tier is supported.
             unsafe {
@@ -2809,10 +2938,11 @@ mod rt {
                 bstride.copy_from_slice(&t.bstride[..NV]);
                 let (last, scale) = (t.last, t.scale);
                 let mut acc = [[S::zero(); NV]; MR];
-                if last < S::LANES {
-                    kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
-                } else {
-                    kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
+                match (BF16, last < S::LANES) {
+                    (false, true) => kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (false, false) => kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (true, true) => kloop_bf16::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (true, false) => kloop_bf16::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
                 }
                 let mut bias = [S::zero(); NV];
                 for v in 0..NV {
@@ -2938,6 +3068,92 @@ mod rt {
                         }
                     }
                 }
+            }
+        }
+
+        /// [`kloop`] over bfloat16 pairs: each dword row of B feeds two `k` steps, `acc += a[2q] *
+        /// lo(b[q]) + a[2q + 1] * hi(b[q])` (a last odd `k` uses the low halves only). The widening is
+        /// exact, so the sums are those of [`kloop`] over the rounded weights, in the same order.
+        ///
+        /// # Safety
+        /// As [`tile`], with `bp` pointing at packed bfloat16 panels of `ceil(k / 2)` rows.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn kloop_bf16<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
+            k: usize,
+            ap: &[*const f32; MR],
+            bp: &mut [*const f32; NV],
+            bstride: &[usize; NV],
+            last: usize,
+            scale: *const f32,
+            acc: &mut [[S::V; NV]; MR],
+        ) {
+            // Local copies: LLVM keeps them in registers across the loop (with the references it
+            // stored the sums back to memory on every step).
+            let (mut sums, mut b) = (*acc, *bp);
+            // SAFETY: forwarded from `tile`: `ceil(k / 2)` dword rows of every B vector and `k`
+            // values of every A row are readable; the odd step reads A only below `k`.
+            unsafe {
+                for q in 0..k / 2 {
+                    let (mut lo, mut hi) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+                    if SCALE {
+                        let (s0, s1) = (S::splat(*scale.add(2 * q)), S::splat(*scale.add(2 * q + 1)));
+                        for v in 0..NV {
+                            lo[v] = S::mul(lo[v], s0);
+                            hi[v] = S::mul(hi[v], s1);
+                        }
+                    }
+                    for r in 0..MR {
+                        let x0 = S::splat(*ap[r].add(2 * q));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                        }
+                        let x1 = S::splat(*ap[r].add(2 * q + 1));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x1, hi[v], sums[r][v]);
+                        }
+                    }
+                }
+                if k % 2 == 1 {
+                    let p = k - 1;
+                    let (mut lo, _) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+                    if SCALE {
+                        let s0 = S::splat(*scale.add(p));
+                        for l in &mut lo {
+                            *l = S::mul(*l, s0);
+                        }
+                    }
+                    for r in 0..MR {
+                        let x0 = S::splat(*ap[r].add(p));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                        }
+                    }
+                }
+            }
+            (*acc, *bp) = (sums, b);
+        }
+
+        /// The next dword row of every B vector of [`kloop_bf16`], widened; advances the pointers.
+        ///
+        /// # Safety
+        /// As [`kloop_bf16`].
+        #[inline(always)]
+        unsafe fn load_pairs<S: Simd, const NV: usize, const PARTIAL: bool>(
+            b: &mut [*const f32; NV],
+            bstride: &[usize; NV],
+            last: usize,
+        ) -> ([S::V; NV], [S::V; NV]) {
+            // SAFETY: the caller's contract: a dword row of every B vector is readable.
+            unsafe {
+                let mut lo = [S::zero(); NV];
+                let mut hi = [S::zero(); NV];
+                for v in 0..NV {
+                    let p = b[v] as *const u32;
+                    (lo[v], hi[v]) = if PARTIAL && v == NV - 1 { S::load_bf16_pairs_part(p, last) } else { S::load_bf16_pairs(p) };
+                    b[v] = b[v].add(bstride[v]);
+                }
+                (lo, hi)
             }
         }
     }
@@ -4074,6 +4290,12 @@ mod rt {
                 self.sync();
             }
 
+            /// A matrix product whose `B` is packed in bfloat16.
+            pub fn gemm_bf16(&self, g: &Gemm) {
+                gemm::gemm_bf16(self.isa, self.arena, self.weights, g, self.part);
+                self.sync();
+            }
+
             pub fn depthwise(&self, d: &Depthwise) {
                 dwconv::depthwise(self.isa, self.arena, self.weights, d, self.part);
                 self.sync();
@@ -4280,6 +4502,16 @@ mod rt {
                 // SAFETY: AVX2 is available (trait contract); the bits form the float 2^n.
                 unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)))) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (__m256, __m256) {
+                // SAFETY: 8 readable dwords at `p` (trait contract); AVX2 is available.
+                unsafe { widen_pairs8(_mm256_loadu_si256(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m256, __m256) {
+                // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+                unsafe { widen_pairs8(_mm256_maskload_epi32(p.cast(), mask8(n))) }
+            }
         }
 
         /// The AVX-512F tier.
@@ -4359,6 +4591,36 @@ mod rt {
                 // SAFETY: AVX-512F is available (trait contract); scalef(1, n) is 2^floor(n).
                 unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (__m512, __m512) {
+                // SAFETY: 16 readable dwords at `p` (trait contract); AVX-512F is available.
+                unsafe { widen_pairs16(_mm512_loadu_si512(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m512, __m512) {
+                // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+                unsafe { widen_pairs16(_mm512_maskz_loadu_epi32(((1u32 << n) - 1) as __mmask16, p.cast())) }
+            }
+        }
+
+        /// The two bfloat16 halves of each dword as `f32`s: `(d << 16, d & 0xffff0000)`.
+        #[inline(always)]
+        unsafe fn widen_pairs8(d: __m256i) -> (__m256, __m256) {
+            // SAFETY: AVX2 is available (caller's contract).
+            unsafe {
+                let hi = _mm256_and_si256(d, _mm256_set1_epi32(0xffff_0000u32 as i32));
+                (_mm256_castsi256_ps(_mm256_slli_epi32::<16>(d)), _mm256_castsi256_ps(hi))
+            }
+        }
+
+        /// As [`widen_pairs8`] for 16 dwords.
+        #[inline(always)]
+        unsafe fn widen_pairs16(d: __m512i) -> (__m512, __m512) {
+            // SAFETY: AVX-512F is available (caller's contract).
+            unsafe {
+                let hi = _mm512_and_si512(d, _mm512_set1_epi32(0xffff_0000u32 as i32));
+                (_mm512_castsi512_ps(_mm512_slli_epi32::<16>(d)), _mm512_castsi512_ps(hi))
+            }
         }
 
         /// Declares `#[target_feature]` wrappers around generic bodies.
@@ -4377,6 +4639,8 @@ mod rt {
         wrappers! {
             "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, p);
             "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, p);
+            "avx2,fma" => avx2_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx2, 6, 2>(a, w, g, p);
+            "avx512f" => avx512_gemm_bf16_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx512, 12, 2>(a, w, g, p);
             "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx2>(a, w, d, p);
             "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx512>(a, w, d, p);
             "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx2, 4>(a, i, w, d, p);
@@ -4485,6 +4749,14 @@ mod rt {
                 // SAFETY: NEON is available (trait contract); the bits form the float 2^n.
                 unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)))) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (float32x4_t, float32x4_t) {
+                // SAFETY: 4 readable dwords at `p` (trait contract); NEON is available.
+                unsafe {
+                    let d = vld1q_u32(p);
+                    (vreinterpretq_f32_u32(vshlq_n_u32::<16>(d)), vreinterpretq_f32_u32(vandq_u32(d, vdupq_n_u32(0xffff_0000))))
+                }
+            }
         }
 
         /// # Safety
@@ -4493,6 +4765,14 @@ mod rt {
         pub(super) unsafe fn neon_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
             // SAFETY: NEON is enabled for this function.
             unsafe { gemm::body::<Neon, 6, 4>(a, w, g, p) }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { gemm::body_bf16::<Neon, 6, 4>(a, w, g, p) }
         }
 
         /// # Safety

@@ -2059,30 +2059,48 @@ mod rt {
 
         use core::marker::PhantomData;
 
-        /// A kernel tier.
+        /// A kernel tier: the instructions the kernels may use. Each tier includes the ones
+        /// before it on its architecture; the `f32` kernels of a tier are those of its
+        /// [`Isa::base`], the 8-bit integer kernels use the dot-product instructions it adds.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Isa {
             /// Portable plain loops; the reference every other tier is tested against.
             Scalar,
             /// x86-64 AVX2 with FMA.
             Avx2,
+            /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`).
+            AvxVnni,
             /// x86-64 AVX-512F.
             Avx512,
+            /// AVX-512F with AVX512_VNNI (512-bit `vpdpbusd`).
+            Avx512Vnni,
             /// AArch64 Advanced SIMD.
             Neon,
         }
 
         impl Isa {
-            /// Every tier, best last.
-            pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+            /// Every tier, best last on each architecture.
+            pub const ALL: [Isa; 6] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon];
 
             /// The name used by `GHOSTNET_ISA`.
             pub fn name(self) -> &'static str {
                 match self {
                     Isa::Scalar => "scalar",
                     Isa::Avx2 => "avx2",
+                    Isa::AvxVnni => "avxvnni",
                     Isa::Avx512 => "avx512",
+                    Isa::Avx512Vnni => "avx512vnni",
                     Isa::Neon => "neon",
+                }
+            }
+
+            /// The tier whose `f32` kernels this one runs: the tier without its dot-product
+            /// extension.
+            pub fn base(self) -> Isa {
+                match self {
+                    Isa::AvxVnni => Isa::Avx2,
+                    Isa::Avx512Vnni => Isa::Avx512,
+                    other => other,
                 }
             }
 
@@ -2095,7 +2113,7 @@ mod rt {
             pub fn compiled_in(self) -> bool {
                 match self {
                     Isa::Scalar => true,
-                    Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
+                    Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
                     Isa::Neon => cfg!(target_arch = "aarch64"),
                 }
             }
@@ -2107,7 +2125,11 @@ mod rt {
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => super::x86::has_avx2(),
                     #[cfg(target_arch = "x86_64")]
+                    Isa::AvxVnni => super::x86::has_avx2() && super::x86::has_avxvnni(),
+                    #[cfg(target_arch = "x86_64")]
                     Isa::Avx512 => super::x86::has_avx512(),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
                     #[cfg(target_arch = "aarch64")]
                     Isa::Neon => true,
                     #[allow(unreachable_patterns)]
@@ -2117,14 +2139,18 @@ mod rt {
 
             /// The best tier this CPU supports.
             pub fn best() -> Isa {
-                [Isa::Avx512, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
             }
 
             /// The best tier the compile-time target features guarantee; the selection for
             /// `no_std` builds, which cannot ask the CPU.
             pub fn from_target_features() -> Isa {
-                if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+                if cfg!(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")) {
+                    Isa::Avx512Vnni
+                } else if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
                     Isa::Avx512
+                } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "avxvnni")) {
+                    Isa::AvxVnni
                 } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
                     Isa::Avx2
                 } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
@@ -2649,7 +2675,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena or the weights.
         pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, weights, g, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -2684,7 +2710,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena or the weights.
         pub fn gemm_bf16(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => reference::<true>(arena, weights, g, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -2751,7 +2777,7 @@ mod rt {
 
         /// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
         /// them, else column ranges in multiples of `grain` columns.
-        fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+        pub(super) fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
             if part.count <= 1 {
                 (0..m, 0..n)
             } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
@@ -2866,16 +2892,25 @@ mod rt {
         }
 
         /// Where and how a tile's results are stored.
-        struct Out {
-            c: *mut f32,
-            ldc: usize,
-            res: *const f32,
-            ldr: usize,
-            raw: *mut f32,
-            ldw: usize,
+        pub(super) struct Out {
+            pub(super) c: *mut f32,
+            pub(super) ldc: usize,
+            pub(super) res: *const f32,
+            pub(super) ldr: usize,
+            pub(super) raw: *mut f32,
+            pub(super) ldw: usize,
             /// The arena base, for gate lookups.
-            base: *const f32,
-            gate: Option<Gate>,
+            pub(super) base: *const f32,
+            pub(super) gate: Option<Gate>,
+        }
+
+        /// Which outputs a tile's sums go to: rows from `row`, columns from `col` (the last vector
+        /// with `last` lanes), and the activation.
+        pub(super) struct Place<S: Simd> {
+            pub(super) ep: Ep<S>,
+            pub(super) row: usize,
+            pub(super) col: usize,
+            pub(super) last: usize,
         }
 
         /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
@@ -2944,10 +2979,31 @@ mod rt {
                     (true, true) => kloop_bf16::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
                     (true, false) => kloop_bf16::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
                 }
-                let mut bias = [S::zero(); NV];
+                epilogue::<S, MR, NV>(&Place { ep: t.ep, row: t.row, col: t.col, last }, rows, &acc, t.bias, o);
+            }
+        }
+
+        /// `c = act(acc + bias)`, then the gate, the raw copy and the residual, for the first `rows`
+        /// rows of a tile; `bias` points at the tile's first column.
+        ///
+        /// # Safety
+        /// The tier is supported; the rows, the tile's columns and `bias` are in range for `o`.
+        #[inline(always)]
+        pub(super) unsafe fn epilogue<S: Simd, const MR: usize, const NV: usize>(
+            t: &Place<S>,
+            rows: usize,
+            acc: &[[S::V; NV]; MR],
+            bias: *const f32,
+            o: &Out,
+        ) {
+            // SAFETY: the caller's contract.
+            unsafe {
+                let last = t.last;
+                let mut bias_v = [S::zero(); NV];
                 for v in 0..NV {
-                    bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+                    bias_v[v] = S::load_n(bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
                 }
+                let bias = bias_v;
                 if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
                     // The common full tile, with the activation and the tail mask as constants so
                     // that the unrolled stores keep the sums in registers. (With more sums than
@@ -2955,12 +3011,12 @@ mod rt {
                     // the k loop; those tiles take the loop below.)
                     let partial = last < S::LANES;
                     match (t.ep.kind(), partial) {
-                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
-                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
-                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
-                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, acc, &bias, o),
+                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, acc, &bias, o),
+                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, acc, &bias, o),
+                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, acc, &bias, o),
+                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, acc, &bias, o),
+                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, acc, &bias, o),
                     }
                     return;
                 }
@@ -2996,7 +3052,7 @@ mod rt {
         /// As [`tile`], with all `MR` rows in range.
         #[inline(always)]
         unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
-            t: &Tile<S>,
+            t: &Place<S>,
             acc: &[[S::V; NV]; MR],
             bias: &[S::V; NV],
             o: &Out,
@@ -3256,7 +3312,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena or the weights.
         pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, weights, d, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -3732,7 +3788,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside its buffer.
         pub fn dense(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, input, weights, d, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -3982,7 +4038,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena.
         pub fn global_avg(isa: Isa, arena: Arena<'_>, g: &GlobalAvg, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, g, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -4077,7 +4133,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena.
         pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => avg_scalar(arena, a, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -4357,9 +4413,11 @@ mod rt {
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
         use super::pool::{self, AvgPool, GlobalAvg};
+        use super::qgemm::{self, Bytes, Dot, QGemm, Quantize};
         use super::simd::Simd;
 
-        /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
+        /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable; bit 3: AVX-VNNI;
+        /// bit 4: AVX512_VNNI.
         static FEATURES: AtomicU8 = AtomicU8::new(0);
 
         fn features() -> u8 {
@@ -4392,12 +4450,16 @@ mod rt {
             // SAFETY: CPUID exists on every x86-64 CPU; leaf 0 reports the highest leaf.
             let max_leaf = unsafe { __cpuid(0) }.eax;
             // SAFETY: leaf 7 exists when the highest leaf is at least 7.
-            let l7 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 0) }.ebx } else { 0 };
+            let l7 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 0) } } else { CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 } };
+            // SAFETY: as above; sub-leaf 1 reads as zeros where it does not exist.
+            let l7_1 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 1) }.eax } else { 0 };
             let ymm_state = xcr0 & 0b110 == 0b110;
             let zmm_state = xcr0 & 0b1110_0110 == 0b1110_0110;
-            let avx2 = fma && ymm_state && l7 & (1 << 5) != 0;
-            let avx512 = zmm_state && l7 & (1 << 16) != 0;
-            ((avx2 as u8) << 1) | ((avx512 as u8) << 2)
+            let avx2 = fma && ymm_state && l7.ebx & (1 << 5) != 0;
+            let avx512 = zmm_state && l7.ebx & (1 << 16) != 0;
+            let avxvnni = avx2 && l7_1 & (1 << 4) != 0;
+            let avx512vnni = avx512 && l7.ecx & (1 << 11) != 0;
+            ((avx2 as u8) << 1) | ((avx512 as u8) << 2) | ((avxvnni as u8) << 3) | ((avx512vnni as u8) << 4)
         }
 
         /// # Safety
@@ -4416,6 +4478,16 @@ mod rt {
         /// Whether AVX-512F is usable (CPU and OS).
         pub fn has_avx512() -> bool {
             features() & 4 != 0
+        }
+
+        /// Whether AVX-VNNI (with AVX2) is usable.
+        pub fn has_avxvnni() -> bool {
+            features() & 8 != 0
+        }
+
+        /// Whether AVX512_VNNI (with AVX-512F) is usable.
+        pub fn has_avx512vnni() -> bool {
+            features() & 16 != 0
         }
 
         /// The AVX2+FMA tier.
@@ -4623,6 +4695,152 @@ mod rt {
             }
         }
 
+        impl Bytes for Avx2 {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: __m256, n: usize) {
+                // SAFETY: AVX2 is available (trait contract); the lanes hold 0..=255, so the
+                // saturating packs are exact; only `n` bytes are written at `p`.
+                unsafe {
+                    let i = _mm256_cvtps_epi32(v);
+                    let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
+                    let b = _mm_packus_epi16(w, w);
+                    if n >= 8 {
+                        _mm_storel_epi64(p.cast(), b);
+                    } else {
+                        let t: [u8; 16] = core::mem::transmute(b);
+                        core::ptr::copy_nonoverlapping(t.as_ptr(), p, n);
+                    }
+                }
+            }
+        }
+
+        impl Bytes for Avx512 {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: __m512, n: usize) {
+                // SAFETY: AVX-512F is available (trait contract); lanes hold 0..=255; the masked
+                // store writes only `n` bytes.
+                unsafe { _mm512_mask_cvtusepi32_storeu_epi8(p.cast(), ((1u32 << n) - 1) as __mmask16, _mm512_cvtps_epi32(v)) }
+            }
+        }
+
+        /// The 8-bit dot product of AVX512_VNNI: `vpdpbusd` on 16 columns.
+        #[derive(Clone, Copy)]
+        pub(super) struct Vnni512;
+
+        impl Dot<Avx512> for Vnni512 {
+            type B = __m512i;
+            type Acc = __m512i;
+            #[inline(always)]
+            unsafe fn zero() -> __m512i {
+                // SAFETY: AVX-512F is available (trait contract).
+                unsafe { _mm512_setzero_si512() }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> __m512i {
+                // SAFETY: 16 readable dwords at `p` (trait contract).
+                unsafe { _mm512_loadu_si512(p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> __m512i {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { _mm512_maskz_loadu_epi32(((1u32 << n) - 1) as __mmask16, p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: __m512i, a: *const u8, b: __m512i) -> __m512i {
+                // SAFETY: 4 readable bytes at `a`; AVX512_VNNI is available (trait contract).
+                unsafe { _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(a.cast::<i32>().read_unaligned()), b) }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: __m512i) -> __m512 {
+                // SAFETY: AVX-512F is available.
+                unsafe { _mm512_cvtepi32_ps(acc) }
+            }
+        }
+
+        /// The 8-bit dot product of AVX-VNNI: `vpdpbusd` on 8 columns.
+        #[derive(Clone, Copy)]
+        pub(super) struct Vnni256;
+
+        impl Dot<Avx2> for Vnni256 {
+            type B = __m256i;
+            type Acc = __m256i;
+            #[inline(always)]
+            unsafe fn zero() -> __m256i {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { _mm256_setzero_si256() }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> __m256i {
+                // SAFETY: 8 readable dwords at `p` (trait contract).
+                unsafe { _mm256_loadu_si256(p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> __m256i {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { _mm256_maskload_epi32(p.cast(), mask8(n)) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: __m256i, a: *const u8, b: __m256i) -> __m256i {
+                // SAFETY: 4 readable bytes at `a`; AVX-VNNI is available (trait contract).
+                unsafe { _mm256_dpbusd_avx_epi32(acc, _mm256_set1_epi32(a.cast::<i32>().read_unaligned()), b) }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: __m256i) -> __m256 {
+                // SAFETY: AVX is available.
+                unsafe { _mm256_cvtepi32_ps(acc) }
+            }
+        }
+
+        /// The 8-bit dot product of plain AVX2, exact: bytes widened to 16 bits and `vpmaddwd`
+        /// (16-bit products summed in pairs into 32 bits, which cannot overflow), so that it gives
+        /// the VNNI tiers' sums. The sums stay split in two halves per column until the end.
+        #[derive(Clone, Copy)]
+        pub(super) struct Madd256;
+
+        impl Dot<Avx2> for Madd256 {
+            /// Columns 0-3 and 4-7, each as 16-bit weights `[c0 w0..w3, c1 w0..w3, ...]`.
+            type B = (__m256i, __m256i);
+            /// Per column pair of halves, `[c0 (w0, w1), c0 (w2, w3), c1 ...]`, for columns 0-3 and 4-7.
+            type Acc = (__m256i, __m256i);
+            #[inline(always)]
+            unsafe fn zero() -> Self::Acc {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { (_mm256_setzero_si256(), _mm256_setzero_si256()) }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> Self::B {
+                // SAFETY: 8 readable dwords at `p` (trait contract).
+                unsafe { widen_weights(_mm256_loadu_si256(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { widen_weights(_mm256_maskload_epi32(p.cast(), mask8(n))) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
+                // SAFETY: 4 readable bytes at `a`; AVX2 is available (trait contract).
+                unsafe {
+                    // [a0, a1, a2, a3] as 16-bit values in every 64-bit lane.
+                    let a16 = _mm256_cvtepu8_epi16(_mm_cvtsi32_si128(a.cast::<i32>().read_unaligned()));
+                    let a4 = _mm256_permute4x64_epi64::<0>(a16);
+                    (_mm256_add_epi32(acc.0, _mm256_madd_epi16(a4, b.0)), _mm256_add_epi32(acc.1, _mm256_madd_epi16(a4, b.1)))
+                }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: Self::Acc) -> __m256 {
+                // SAFETY: AVX2 is available. hadd gives [c0, c1, c4, c5 | c2, c3, c6, c7].
+                unsafe { _mm256_cvtepi32_ps(_mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(acc.0, acc.1))) }
+            }
+        }
+
+        /// 8 dwords of 4 signed bytes to 16 bits: columns 0-3, then 4-7.
+        #[inline(always)]
+        unsafe fn widen_weights(d: __m256i) -> (__m256i, __m256i) {
+            // SAFETY: AVX2 is available (caller's contract).
+            unsafe { (_mm256_cvtepi8_epi16(_mm256_castsi256_si128(d)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(d))) }
+        }
+
         /// Declares `#[target_feature]` wrappers around generic bodies.
         macro_rules! wrappers {
             ($($feature:literal => $name:ident($($arg:ident: $ty:ty),*) = $body:expr;)*) => {$(
@@ -4649,6 +4867,11 @@ mod rt {
             "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
             "avx2,fma" => avx2_avgpool_f32_8c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx2>(a, q, p);
             "avx512f" => avx512_avgpool_f32_16c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx512>(a, q, p);
+            "avx2,fma" => avx2_quantize_u8_8c(a: Arena<'_>, q: &Quantize, p: Part) = qgemm::quantize_body::<Avx2>(a, q, p);
+            "avx512f" => avx512_quantize_u8_16c(a: Arena<'_>, q: &Quantize, p: Part) = qgemm::quantize_body::<Avx512>(a, q, p);
+            "avx2,fma" => avx2_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx2, Madd256, 6, 2>(a, w, g, p);
+            "avx2,fma,avxvnni" => avxvnni_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx2, Vnni256, 6, 2>(a, w, g, p);
+            "avx512f,avx512vnni" => avx512vnni_qgemm_i8_12x32(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx512, Vnni512, 12, 2>(a, w, g, p);
         }
     }
     pub mod neon {
@@ -4809,7 +5032,7 @@ mod rt {
     }
     pub mod detect {
         //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-        //! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces.
+        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces.
 
         use super::isa::Isa;
 
@@ -4830,7 +5053,8 @@ mod rt {
             match std::env::var("GHOSTNET_ISA") {
                 Ok(name) => {
                     let isa = Isa::from_name(name.trim()).ok_or_else(|| {
-                        IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon"))
+                        let names: std::vec::Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+                        IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use one of {}", names.join(", ")))
                     })?;
                     if isa.supported() {
                         Ok(isa)

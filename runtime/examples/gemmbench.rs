@@ -2,6 +2,7 @@
 //! caches: `cargo run --release --example gemmbench -p ghostnet-runtime [SHAPE | - M K N LDC]`.
 use ghostnet_runtime::gemm::{self, Gemm, View};
 use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
+use ghostnet_runtime::qgemm::{self, QGemm, Quantize};
 use std::time::Instant;
 
 fn main() {
@@ -52,6 +53,32 @@ fn main() {
                 let dtype = if bf16 { "bf16" } else { "f32" };
                 line += &format!("  {} {dtype}: {:7.1} us {:6.1} GF/s", isa.name(), best * 1e6, 2.0 * (m * k * n) as f64 / best / 1e9);
             }
+        }
+        // 8 bits: the quantization of A, then the integer product.
+        let lda = qgemm::row_bytes(k);
+        let qoff = m * k + m * ldc;
+        let mut qarena = arena.clone();
+        qarena.resize(qoff + (m * lda).div_ceil(4), 0.0);
+        let mut wq = vec![0f32; qgemm::packed_len_i8(k, n) + 2 * n];
+        qgemm::pack_i8(k, n, |p, j| ((p * 7 + j) % 255) as u8 as i8, &mut wq);
+        let b_len = qgemm::packed_len_i8(k, n);
+        let quant = Quantize { m, k, x: View { off: 0, ld: k }, y: qoff, ldy: lda, inv_scale: 100.0, zero: 3.0, scale: None };
+        let qg = QGemm { m, k, n, a: qoff, lda, c: View { off: m * k, ld: ldc }, b: 0, scale: b_len, bias: b_len + n, act: Act::Relu, residual: None, raw: None, gate: None };
+        for isa in [Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2] {
+            if !isa.supported() {
+                continue;
+            }
+            let reps = (2_000_000_000 / (m * k * n)).clamp(5, 2000);
+            let (mut bq, mut bg) = (f64::MAX, f64::MAX);
+            for _ in 0..reps {
+                let t = Instant::now();
+                qgemm::quantize(isa, Arena::new(&mut qarena), &quant, Part::ALL);
+                bq = bq.min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                qgemm::qgemm(isa, Arena::new(&mut qarena), &wq, &qg, Part::ALL);
+                bg = bg.min(t.elapsed().as_secs_f64());
+            }
+            line += &format!("  {} i8: {:6.1}+{:6.1} us {:6.1} GOP/s", isa.name(), bq * 1e6, bg * 1e6, 2.0 * (m * k * n) as f64 / (bq + bg) / 1e9);
         }
         println!("{line}");
     }

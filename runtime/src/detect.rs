@@ -1,6 +1,6 @@
 #![cfg(feature = "std")]
 //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-//! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces.
+//! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces.
 
 use super::isa::Isa;
 
@@ -21,7 +21,8 @@ pub fn select() -> Result<Isa, IsaError> {
     match std::env::var("GHOSTNET_ISA") {
         Ok(name) => {
             let isa = Isa::from_name(name.trim()).ok_or_else(|| {
-                IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon"))
+                let names: std::vec::Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+                IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use one of {}", names.join(", ")))
             })?;
             if isa.supported() {
                 Ok(isa)

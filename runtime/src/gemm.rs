@@ -169,7 +169,7 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm, bf16: bool) -> [*const
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => scalar(arena, weights, g, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
@@ -204,7 +204,7 @@ pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn gemm_bf16(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => reference::<true>(arena, weights, g, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
@@ -271,7 +271,7 @@ fn reference<const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part
 
 /// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
 /// them, else column ranges in multiples of `grain` columns.
-fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+pub(super) fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
     if part.count <= 1 {
         (0..m, 0..n)
     } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
@@ -386,16 +386,25 @@ unsafe fn driver<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(ar
 }
 
 /// Where and how a tile's results are stored.
-struct Out {
-    c: *mut f32,
-    ldc: usize,
-    res: *const f32,
-    ldr: usize,
-    raw: *mut f32,
-    ldw: usize,
+pub(super) struct Out {
+    pub(super) c: *mut f32,
+    pub(super) ldc: usize,
+    pub(super) res: *const f32,
+    pub(super) ldr: usize,
+    pub(super) raw: *mut f32,
+    pub(super) ldw: usize,
     /// The arena base, for gate lookups.
-    base: *const f32,
-    gate: Option<Gate>,
+    pub(super) base: *const f32,
+    pub(super) gate: Option<Gate>,
+}
+
+/// Which outputs a tile's sums go to: rows from `row`, columns from `col` (the last vector
+/// with `last` lanes), and the activation.
+pub(super) struct Place<S: Simd> {
+    pub(super) ep: Ep<S>,
+    pub(super) row: usize,
+    pub(super) col: usize,
+    pub(super) last: usize,
 }
 
 /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
@@ -464,10 +473,31 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, con
             (true, true) => kloop_bf16::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
             (true, false) => kloop_bf16::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
         }
-        let mut bias = [S::zero(); NV];
+        epilogue::<S, MR, NV>(&Place { ep: t.ep, row: t.row, col: t.col, last }, rows, &acc, t.bias, o);
+    }
+}
+
+/// `c = act(acc + bias)`, then the gate, the raw copy and the residual, for the first `rows`
+/// rows of a tile; `bias` points at the tile's first column.
+///
+/// # Safety
+/// The tier is supported; the rows, the tile's columns and `bias` are in range for `o`.
+#[inline(always)]
+pub(super) unsafe fn epilogue<S: Simd, const MR: usize, const NV: usize>(
+    t: &Place<S>,
+    rows: usize,
+    acc: &[[S::V; NV]; MR],
+    bias: *const f32,
+    o: &Out,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let last = t.last;
+        let mut bias_v = [S::zero(); NV];
         for v in 0..NV {
-            bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+            bias_v[v] = S::load_n(bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
         }
+        let bias = bias_v;
         if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
             // The common full tile, with the activation and the tail mask as constants so
             // that the unrolled stores keep the sums in registers. (With more sums than
@@ -475,12 +505,12 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, con
             // the k loop; those tiles take the loop below.)
             let partial = last < S::LANES;
             match (t.ep.kind(), partial) {
-                (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
-                (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
-                (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
-                (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
-                (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
-                (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+                (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, acc, &bias, o),
+                (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, acc, &bias, o),
+                (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, acc, &bias, o),
+                (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, acc, &bias, o),
+                (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, acc, &bias, o),
+                (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, acc, &bias, o),
             }
             return;
         }
@@ -516,7 +546,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, con
 /// As [`tile`], with all `MR` rows in range.
 #[inline(always)]
 unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
-    t: &Tile<S>,
+    t: &Place<S>,
     acc: &[[S::V; NV]; MR],
     bias: &[S::V; NV],
     o: &Out,

@@ -28,6 +28,7 @@ pub mod isa;
 pub mod neon;
 pub mod ops;
 pub mod pool;
+pub mod qgemm;
 mod simd;
 pub mod team;
 pub mod x86;

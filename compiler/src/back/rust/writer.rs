@@ -237,6 +237,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("isa", include_str!("../../../../runtime/src/isa.rs")),
     ("simd", include_str!("../../../../runtime/src/simd.rs")),
     ("gemm", include_str!("../../../../runtime/src/gemm.rs")),
+    ("qgemm", include_str!("../../../../runtime/src/qgemm.rs")),
     ("dwconv", include_str!("../../../../runtime/src/dwconv.rs")),
     ("conv", include_str!("../../../../runtime/src/conv.rs")),
     ("pool", include_str!("../../../../runtime/src/pool.rs")),

@@ -18,6 +18,9 @@ pub struct Layer {
     pub macs: u64,
     /// The precision of its matrix products (`f32` when it has none).
     pub precision: String,
+    /// int8-capable layers: the SQNR (dB) of its output in int8 against `f32`, measured on
+    /// the calibration inputs (also for those that stay float).
+    pub int8_sqnr_db: Option<f32>,
 }
 
 /// The totals and the rows.
@@ -45,6 +48,7 @@ impl Report {
                 params: graph.node_params(n),
                 macs: graph.node_macs(n),
                 precision: n.precision.to_string(),
+                int8_sqnr_db: n.quant.as_ref().and_then(|q| q.error_db),
             })
             .collect();
         Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
@@ -54,7 +58,7 @@ impl Report {
     pub fn to_table(&self) -> String {
         let mut s = String::new();
         let w = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(4).clamp(5, 48);
-        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {}", "layer", "op", "fused", "input", "output", "params", "MACs", "precision");
+        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {:<9} {}", "layer", "op", "fused", "input", "output", "params", "MACs", "precision", "int8 SQNR");
         for l in &self.layers {
             let mut name = l.name.clone();
             if name.len() > w {
@@ -63,7 +67,7 @@ impl Report {
             let fused = if l.fused.is_empty() { "-".to_string() } else { l.fused.join("+") };
             let _ = writeln!(
                 s,
-                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {}",
+                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {:<9} {}",
                 name,
                 l.op,
                 fused,
@@ -71,7 +75,8 @@ impl Report {
                 ShapeDisplay(&l.output).to_string(),
                 l.params,
                 l.macs,
-                l.precision
+                l.precision,
+                l.int8_sqnr_db.map_or("-".to_string(), |db| format!("{db:.1} dB"))
             );
         }
         let _ = writeln!(
@@ -87,7 +92,7 @@ impl Report {
         s
     }
 
-    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs", "precision"}]}`.
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs", "precision", "int8_sqnr_db"}]}`.
     pub fn to_json(&self) -> String {
         let layers: Vec<serde_json::Value> = self
             .layers
@@ -95,7 +100,7 @@ impl Report {
             .map(|l| {
                 serde_json::json!({
                     "name": l.name, "op": l.op, "fused": l.fused, "input": l.input,
-                    "output": l.output, "params": l.params, "macs": l.macs, "precision": l.precision,
+                    "output": l.output, "params": l.params, "macs": l.macs, "precision": l.precision, "int8_sqnr_db": l.int8_sqnr_db,
                 })
             })
             .collect();

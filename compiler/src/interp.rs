@@ -2,11 +2,11 @@
 //!
 //! It runs any validated [`Graph`], before or after the fusion passes, and is the oracle the
 //! compiled networks are tested against (it is itself tested against ONNX Runtime's outputs).
-//! Sums of products accumulate in `f64`. A node in bfloat16 ([`Precision::Bf16`]) computes
-//! with its matrix-product weights rounded to bfloat16, as the compiled kernels do.
+//! Sums of products accumulate in `f64`. A node in reduced precision ([`Precision`])
+//! computes with its matrix product's operands rounded as the compiled kernels round them.
 
-use crate::ir::precision::product_weights;
-use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Op, Precision, Shape, ShapeDisplay};
+use crate::ir::precision::{product_weights, quantize_weight, weight_layout};
+use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Node, Op, Precision, Shape, ShapeDisplay};
 use ghostnet_runtime::isa::bf16_round;
 
 /// Why a graph could not be run.
@@ -22,6 +22,12 @@ pub enum Error {
 
 /// Runs `graph` on `inputs` (one flat NCHW buffer per graph input) and returns the outputs.
 pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
+    run_observed(graph, inputs, &mut |_, _, _| {})
+}
+
+/// [`run`], calling `observe(node index, its inputs as given, its output)` after each node
+/// (calibration watches the values this way).
+pub fn run_observed(graph: &Graph, inputs: &[&[f32]], observe: &mut dyn FnMut(usize, &[Arg<'_>], &[f32])) -> Result<Vec<Vec<f32>>, Error> {
     graph.validate()?;
     if inputs.len() != graph.inputs.len() {
         return Err(Error::InputCount { expected: graph.inputs.len(), got: inputs.len() });
@@ -50,27 +56,16 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
         last_use[o.index()] = usize::MAX;
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        // Under bfloat16, the matrix products see their weights rounded (see `Precision`).
-        let rounded: Vec<(usize, Vec<f32>)> = match node.precision {
-            Precision::F32 => Vec::new(),
-            Precision::Bf16 => product_weights(graph, node)
-                .iter()
-                .map(|&k| (k, graph.data(node.inputs[k]).expect("product weights are constant").iter().map(|&v| bf16_round(v)).collect()))
-                .collect(),
-        };
-        let args: Vec<Arg<'_>> = node
+        let raw: Vec<Arg<'_>> = node
             .inputs
             .iter()
-            .enumerate()
-            .map(|(k, &t)| Arg {
+            .map(|&t| Arg {
                 shape: graph.shape(t),
-                data: match rounded.iter().find(|(r, _)| *r == k) {
-                    Some((_, d)) => d,
-                    None => graph.data(t).or(values[t.index()].as_deref()).expect("validated: inputs are defined"),
-                },
+                data: graph.data(t).or(values[t.index()].as_deref()).expect("validated: inputs are defined"),
             })
             .collect();
-        let out = eval(&node.op, &args, graph.shape(node.output));
+        let out = eval_node(graph, node, &raw);
+        observe(i, &raw, &out);
         values[node.output.index()] = Some(out);
         for &t in &node.inputs {
             if last_use[t.index()] == i {
@@ -83,6 +78,54 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
         .iter()
         .map(|&o| graph.data(o).map(<[f32]>::to_vec).or_else(|| values[o.index()].clone()).expect("validated"))
         .collect())
+}
+
+/// The inputs a node in reduced precision computes with, by position, in place of `args`
+/// (see [`Precision`]): bfloat16 rounds the product weights; int8 replaces the product's
+/// input (times its squeeze-excite scale, which becomes ones) and weights by their
+/// dequantized bytes.
+fn reduced_inputs(graph: &Graph, node: &Node, args: &[Arg<'_>]) -> Vec<(usize, Vec<f32>)> {
+    let weights = product_weights(graph, node);
+    match node.precision {
+        Precision::F32 => Vec::new(),
+        Precision::Bf16 => weights.iter().map(|&k| (k, args[k].data.iter().map(|&v| bf16_round(v)).collect())).collect(),
+        Precision::Int8 => {
+            let q = node.quant.as_ref().expect("an int8 node has its quantization");
+            let layout = weight_layout(graph, node);
+            let w = args[1].data.iter().enumerate().map(|(i, &v)| {
+                let s = q.weight_scales[layout.channel(i)];
+                quantize_weight(v, s) as f32 * s
+            });
+            let x = args[0];
+            let scale_at = match &node.op {
+                Op::Conv(c) => c.scale_input(),
+                Op::Ghost { residual, scale: true, .. } => Some(5 + *residual as usize),
+                _ => None,
+            };
+            let inner: usize = x.shape[2..].iter().product();
+            let factor = |i: usize| scale_at.map_or(1.0, |at| args[at].data[i / inner]);
+            let xq = x.data.iter().enumerate().map(|(i, &v)| q.input.dequantize(q.input.quantize(v, factor(i))));
+            let mut out = vec![(0, xq.collect()), (1, w.collect())];
+            if let Some(at) = scale_at {
+                out.push((at, vec![1.0; args[at].data.len()]));
+            }
+            out
+        }
+    }
+}
+
+/// Evaluates node `node` of `graph` on `args` (its inputs, in order) in its precision.
+pub fn eval_node(graph: &Graph, node: &Node, args: &[Arg<'_>]) -> Vec<f32> {
+    let changed = reduced_inputs(graph, node, args);
+    let args: Vec<Arg<'_>> = args
+        .iter()
+        .enumerate()
+        .map(|(k, a)| match changed.iter().find(|(r, _)| *r == k) {
+            Some((_, d)) => Arg { shape: a.shape, data: d },
+            None => *a,
+        })
+        .collect();
+    eval(&node.op, &args, graph.shape(node.output))
 }
 
 /// A tensor argument: shape and data.

@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod interp;
 pub mod ir;
 pub mod passes;
+pub mod quantize;
 
 /// Resource limits applied while reading untrusted model and weight files.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +74,8 @@ pub enum Error {
     OnnxWriter(#[from] back::onnx::Error),
     #[error(transparent)]
     Rust(#[from] back::rust::Error),
+    #[error(transparent)]
+    Quantize(#[from] quantize::Error),
 }
 
 impl Source {
@@ -101,18 +104,39 @@ pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
     Ok(graph)
 }
 
-/// [`optimize`], then every node gets its precision ([`passes::set_precision`]): the graph
-/// the back end lowers and the interpreter runs for that precision.
-pub fn optimize_for(graph: Graph, precision: ir::Precision) -> Result<Graph, Error> {
+/// [`optimize`], then every node gets its precision: the graph the back end lowers and the
+/// interpreter runs for that precision. `bf16`: [`passes::set_precision`]. `int8`: the
+/// other large products in bfloat16, then [`quantize::quantize`] over the calibration
+/// inputs of `int8` (read within `limits`), whose summary is returned.
+pub fn optimize_for(
+    graph: Graph,
+    precision: ir::Precision,
+    int8: &quantize::Settings,
+    limits: &Limits,
+) -> Result<(Graph, Option<quantize::Summary>), Error> {
     let mut graph = optimize(graph)?;
-    passes::set_precision(&mut graph, precision)?;
-    Ok(graph)
+    match precision {
+        ir::Precision::Int8 => {
+            let path = int8.calibrate.as_ref().ok_or(quantize::Error::NoCalibration)?;
+            let inputs = quantize::read_calibration(path, graph.shape(graph.inputs[0]), limits)?;
+            passes::set_precision(&mut graph, ir::Precision::Bf16)?;
+            let summary = quantize::quantize(&mut graph, &inputs, int8)?;
+            graph.validate().map_err(|errors| passes::Error { pass: "quantize", errors })?;
+            Ok((graph, Some(summary)))
+        }
+        p => {
+            passes::set_precision(&mut graph, p)?;
+            Ok((graph, None))
+        }
+    }
 }
 
 /// A compiled network: the fused graph, its program, and the generated Rust module.
 pub struct Compiled {
     /// Nodes of the graph as loaded, before any pass.
     pub layers_before: usize,
+    /// What int8 quantization chose and measured.
+    pub quantization: Option<quantize::Summary>,
     pub graph: Graph,
     pub program: back::rust::Program,
     pub code: String,
@@ -135,9 +159,9 @@ impl Compiled {
 pub fn compile(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Compiled, Error> {
     let graph = source.load(limits)?;
     let layers_before = graph.nodes.len();
-    let graph = optimize_for(graph, options.precision)?;
+    let (graph, quantization) = optimize_for(graph, options.precision, &options.int8, limits)?;
     let (program, code) = back::rust::generate(&graph, options)?;
-    Ok(Compiled { layers_before, graph, program, code })
+    Ok(Compiled { layers_before, quantization, graph, program, code })
 }
 
 /// A network compiled for the `ghostnet!` macro: the module [`compile`] writes, as tokens
@@ -151,8 +175,11 @@ pub struct Embedded {
 /// with the weights inline and an `include_bytes!` of every file read (so cargo rebuilds
 /// when one changes); `options.weights` is ignored. The paths in `source` should be absolute.
 pub fn compile_tokens(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Embedded, Error> {
-    let graph = optimize_for(source.load(limits)?, options.precision)?;
-    let inputs = back::rust::embed::inputs(source);
+    let (graph, _) = optimize_for(source.load(limits)?, options.precision, &options.int8, limits)?;
+    let mut inputs = back::rust::embed::inputs(source);
+    if options.precision == ir::Precision::Int8 {
+        inputs.extend(options.int8.calibrate.iter().filter_map(|p| p.canonicalize().ok()));
+    }
     let (program, tokens) = back::rust::embed::generate(&graph, options, &inputs)?;
     Ok(Embedded { program, tokens })
 }

@@ -273,3 +273,55 @@ fn a_failed_compile_leaves_no_files() {
     assert!(e.contains("'odd_sub' (Sub)") && e.contains("constant operand"), "{e}");
     assert!(!out.exists() && !dir.join("net.weights.bin").exists(), "a failed run left files behind");
 }
+
+#[test]
+fn int8_from_the_command_line_and_its_bad_inputs() {
+    let dir = common::scratch_dir("cli_int8");
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits_ghostnet.onnx");
+    let images = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits_ghostnet.test_x.bin")).unwrap();
+    let calib = dir.join("calib.bin");
+    std::fs::write(&calib, &images[..8 * 4096]).unwrap();
+    // Compiling prints what quantization chose; inspect shows each layer's precision and error.
+    let out = dir.join("net.rs");
+    let o = ghostc(&[s(&model), "--precision", "int8", "--calibrate", s(&calib), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("layers in int8") && text.contains("SQNR"), "{text}");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("c.qgemm("));
+    let o = ghostc(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--keep-float", "classifier", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    let layer = |name: &str| layers.iter().find(|l| l["name"] == name).unwrap();
+    assert_eq!(layer("blocks.7.0.conv")["precision"], "int8");
+    assert!(layer("blocks.7.0.conv")["int8_sqnr_db"].as_f64().is_some_and(|db| db > 20.0));
+    assert_eq!(layer("classifier")["precision"], "f32");
+    assert_eq!(layer("conv_stem")["precision"], "f32");
+    // An impossible budget keeps every layer float.
+    let o = ghostc(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--int8-budget", "200", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["layers"].as_array().unwrap().iter().all(|l| l["precision"] != "int8"));
+
+    // Bad calibration input: each a clear error naming the file.
+    let empty = dir.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let short = dir.join("short.bin");
+    std::fs::write(&short, &images[..4096 + 12]).unwrap();
+    let nan = dir.join("nan.bin");
+    let mut bytes = images[..2 * 4096].to_vec();
+    bytes[4096 + 40..4096 + 44].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&nan, &bytes).unwrap();
+    for (file, want) in [
+        (&empty, "it is empty"),
+        (&short, "not a whole number of inputs of shape 1x1x32x32"),
+        (&nan, "NaN or infinite (the first is value 10 of input 1)"),
+        (&dir.join("missing.bin"), "cannot read it"),
+    ] {
+        let err = fails(&[s(&model), "--precision", "int8", "--calibrate", s(file), "-o", s(&out)]);
+        assert!(err.contains(&format!("calibration file '{}'", file.display())) && err.contains(want), "{err}");
+    }
+    let err = fails(&[s(&model), "--precision", "int8", "-o", s(&out)]);
+    assert!(err.contains("int8 needs calibration inputs"), "{err}");
+    let err = fails(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--keep-float", "classifer,blocks.9"]);
+    assert!(err.contains("no layer is called 'classifer', 'blocks.9'"), "{err}");
+}

@@ -21,10 +21,11 @@ use proc_macro::TokenStream;
 ///
 /// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
 /// ```text
-/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, precision = "f32" | "bf16"] [, no_std])
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, PRECISION] [, no_std])
 /// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, precision = "f32" | "bf16"]
-///           [, no_std [= BOOL]])
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, PRECISION] [, no_std [= BOOL]])
+/// PRECISION: precision = "f32" | "bf16", or
+///            precision = "int8", calibrate = "PATH" [, int8_budget = DB] [, keep_float = ["LAYER", ...]]
 /// ```
 /// - `onnx`: a model exported from PyTorch (either exporter); `input` fixes its dynamic
 ///   dimensions (batch defaults to 1).
@@ -35,8 +36,12 @@ use proc_macro::TokenStream;
 ///   as that text in a string (what `ghostc --stages` takes).
 /// - `weights`: a timm `state_dict` as safetensors; without it the weights are seeded
 ///   pseudo-random from `seed` (default 0), for benchmarks and tests.
-/// - `precision`: of the matrix products, `"f32"` (default) or `"bf16"` (weights rounded
-///   to bfloat16 and stored in half the bytes; activations and sums stay `f32`).
+/// - `precision`: of the matrix products, `"f32"` (default), `"bf16"` (weights rounded
+///   to bfloat16 and stored in half the bytes; activations and sums stay `f32`) or `"int8"`
+///   (8-bit inputs and weights, exact integer sums), which needs `calibrate`: raw `f32`
+///   network inputs back to back; layers go back to float until the outputs' SQNR against
+///   `f32` on them is at least `int8_budget` dB (default 35); `keep_float` names layers to
+///   keep float.
 /// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
 ///
 /// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
@@ -58,7 +63,7 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     use ghostnet_compiler::back::rust::{Options, WeightsSource};
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
     let request = args.request(manifest_dir.as_deref())?;
-    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()), precision: request.precision };
+    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()), precision: request.precision, int8: request.int8 };
     let limits = ghostnet_compiler::Limits::default();
     // The compiler returns errors rather than panicking; a panic would be a bug, reported
     // like an error rather than as rustc's "proc macro panicked".

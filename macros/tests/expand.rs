@@ -10,8 +10,8 @@ use std::process::Command;
 
 use ghostnet_compiler::back::rust::{Options, WeightsSource};
 use ghostnet_compiler::front::dsl::{self, Spec, Version};
-use ghostnet_compiler::ir::numel;
-use ghostnet_compiler::{compile, interp, Limits, Source};
+use ghostnet_compiler::ir::{numel, Precision};
+use ghostnet_compiler::{compile, interp, quantize, Limits, Source};
 use support::{assert_close, read_f32, test_input, write_f32, ScratchCrate};
 
 /// `main` of the scratch crate: `NAME ISA IN.bin OUT.bin` runs network module `NAME` on
@@ -64,8 +64,8 @@ struct Module {
 enum Kind {
     /// `mod NAME { ghostnet_macros::ghostnet!(ARGS); }`
     Macro(String),
-    /// `mod NAME;`, the module `ghostc` writes for this source.
-    Ghostc(Source),
+    /// `mod NAME;`, the module `ghostc` writes for this source, in this precision.
+    Ghostc(Source, Precision, quantize::Settings),
 }
 
 impl Module {
@@ -73,7 +73,10 @@ impl Module {
         Module { name, kind: Kind::Macro(args.to_string()), no_std: args.contains("no_std") }
     }
     fn ghostc(name: &'static str, source: Source, no_std: bool) -> Self {
-        Module { name, kind: Kind::Ghostc(source), no_std }
+        Module { name, kind: Kind::Ghostc(source, Precision::F32, Default::default()), no_std }
+    }
+    fn ghostc_in(name: &'static str, source: Source, precision: Precision, int8: quantize::Settings) -> Self {
+        Module { name, kind: Kind::Ghostc(source, precision, int8), no_std: false }
     }
 }
 
@@ -84,16 +87,17 @@ fn build(krate: &ScratchCrate, modules: &[Module]) {
     for m in modules {
         match &m.kind {
             Kind::Macro(args) => main.push_str(&format!("mod {} {{\n    ghostnet_macros::ghostnet!({args});\n}}\n", m.name)),
-            Kind::Ghostc(_) => main.push_str(&format!("mod {};\n", m.name)),
+            Kind::Ghostc(..) => main.push_str(&format!("mod {};\n", m.name)),
         }
     }
     let list = |no_std: bool| modules.iter().filter(|m| m.no_std == no_std).map(|m| m.name).collect::<Vec<_>>().join(", ");
     main.push_str(&format!("nets!(std: [{}], no_std: [{}]);\n", list(false), list(true)));
     krate.write_main(&main);
     for m in modules {
-        let Kind::Ghostc(source) = &m.kind else { continue };
+        let Kind::Ghostc(source, precision, int8) = &m.kind else { continue };
         let weights = format!("{}.weights.bin", m.name);
-        let options = Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()), ..Default::default() };
+        let options =
+            Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()), precision: *precision, int8: int8.clone() };
         let c = compile(source, &Limits::default(), &options).unwrap_or_else(|e| panic!("{}: {e}", m.name));
         std::fs::write(krate.dir.join("src").join(format!("{}.rs", m.name)), &c.code).unwrap();
         std::fs::write(krate.dir.join("src").join(weights), c.weight_bytes()).unwrap();
@@ -102,7 +106,7 @@ fn build(krate: &ScratchCrate, modules: &[Module]) {
 }
 
 /// Tiers to check on this machine (unsupported ones are skipped by the binary).
-const TIERS: [&str; 4] = ["scalar", "avx2", "avx512", "neon"];
+const TIERS: [&str; 6] = ["scalar", "avx2", "avxvnni", "avx512", "avx512vnni", "neon"];
 
 /// Outputs of module `name` on `input`, or `None` when this CPU cannot run `isa`.
 fn run(krate: &ScratchCrate, name: &str, isa: &str, input: &[f32]) -> Option<Vec<f32>> {
@@ -165,6 +169,10 @@ fn macro_matches_ghostc_and_onnx_runtime() {
         ..Spec::with_width(1.0)
     };
     let digits_repo = support::workspace().join("compiler/models/digits_ghostnet.onnx").canonicalize().unwrap();
+    // Calibration inputs for the int8 modules: the first 16 digits.
+    let calib = support::scratch_file("macro-calib.bin");
+    let digits_images = std::fs::read(support::workspace().join("compiler/models/digits_ghostnet.test_x.bin")).unwrap();
+    std::fs::write(&calib, &digits_images[..16 * 4096]).unwrap();
     let mut modules = vec![
         Module::ghostnet("synth", "alpha = 0.75, input = [1, 3, 160, 160], classes = 100, seed = 7"),
         Module::ghostc("synth_ghostc", dsl(synth_spec.clone(), 7), false),
@@ -180,6 +188,18 @@ fn macro_matches_ghostc_and_onnx_runtime() {
         Module::ghostc("v2_ghostc", dsl(v2_spec.clone(), 5), false),
         Module::ghostnet("digits_repo", "onnx = \"models/repo/digits_ghostnet.onnx\""),
         Module::ghostc("digits_ghostc", Source::Onnx { path: digits_repo.clone(), input_shape: None }, false),
+        Module::ghostnet("digits_bf16", "onnx = \"models/repo/digits_ghostnet.onnx\", precision = \"bf16\""),
+        Module::ghostc_in("digits_bf16_ghostc", Source::Onnx { path: digits_repo.clone(), input_shape: None }, Precision::Bf16, Default::default()),
+        Module::ghostnet(
+            "digits_int8",
+            "onnx = \"models/repo/digits_ghostnet.onnx\", precision = \"int8\", calibrate = \"models/repo/calib.bin\", keep_float = [\"classifier\"]",
+        ),
+        Module::ghostc_in(
+            "digits_int8_ghostc",
+            Source::Onnx { path: digits_repo.clone(), input_shape: None },
+            Precision::Int8,
+            quantize::Settings { calibrate: Some(calib.clone()), keep_float: vec!["classifier".into()], ..Default::default() },
+        ),
     ];
     let fixtures = support::fixtures();
     if fixtures.is_some() {
@@ -188,6 +208,7 @@ fn macro_matches_ghostc_and_onnx_runtime() {
     }
     let krate = ScratchCrate::new("macro-nets");
     place(&digits_repo, &krate.dir, "models/repo/digits_ghostnet.onnx");
+    place(&calib, &krate.dir, "models/repo/calib.bin");
     if let Some(f) = &fixtures {
         place(&f.join("digits_ghostnet.onnx"), &krate.dir, "models/fixtures/digits_ghostnet.onnx");
         place(&f.join("ghostnet_050_legacy.safetensors"), &krate.dir, "models/fixtures/ghostnet_050_legacy.safetensors");
@@ -210,6 +231,8 @@ fn macro_matches_ghostc_and_onnx_runtime() {
 
     let digits_x = read_f32(&support::workspace().join("compiler/models/digits_ghostnet.test_x.bin"));
     assert_same(&krate, "digits_repo", "digits_ghostc", &digits_x[..32 * 32 * 16]);
+    assert_same(&krate, "digits_bf16", "digits_bf16_ghostc", &digits_x[..32 * 32 * 16]);
+    assert_same(&krate, "digits_int8", "digits_int8_ghostc", &digits_x[..32 * 32 * 16]);
 
     let Some(f) = fixtures else { return };
     let x = read_f32(&f.join("digits_ghostnet.test_x.bin"));

@@ -9,7 +9,7 @@ use ghostnet_compiler::front::dsl::{self, options::{self, Opt, Options, Problem}
 use ghostnet_compiler::back::rust::{self, lower};
 use ghostnet_compiler::inspect::Report;
 use ghostnet_compiler::ir::Precision;
-use ghostnet_compiler::{interp, ir, Limits, Source};
+use ghostnet_compiler::{interp, ir, quantize, Limits, Source};
 
 /// Compile a GhostNet (ONNX file or DSL description) into dependency-free Rust.
 ///
@@ -117,10 +117,21 @@ struct ModelArgs {
     /// Input shape NxCxHxW.
     #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
     shape: Option<Dims>,
-    /// Precision of the matrix products: f32 (default) or bf16 (weights rounded to
-    /// bfloat16, half the weight bytes; activations and sums stay f32).
+    /// Precision of the matrix products: f32 (default), bf16 (weights rounded to bfloat16,
+    /// half the weight bytes; activations and sums stay f32) or int8 (8-bit inputs and
+    /// weights, exact integer sums; needs --calibrate).
     #[arg(long, value_name = "P", default_value = "f32", value_parser = parse_precision)]
     precision: Precision,
+    /// int8: calibration inputs, raw little-endian f32 network inputs back to back.
+    #[arg(long, value_name = "CALIB.bin")]
+    calibrate: Option<PathBuf>,
+    /// int8: least SQNR (dB) of the outputs against f32 on the calibration inputs; layers
+    /// go back to float until it holds [default: 35].
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    int8_budget: Option<f32>,
+    /// int8: layers to keep in float (names as `ghostc inspect` shows them).
+    #[arg(long, value_name = "LAYER,...", value_delimiter = ',')]
+    keep_float: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -202,6 +213,18 @@ fn stage_table(arg: &str) -> Result<Vec<Vec<dsl::Block>>, String> {
 }
 
 impl ModelArgs {
+    /// The int8 settings these flags give.
+    fn int8(&self) -> quantize::Settings {
+        quantize::Settings { calibrate: self.calibrate.clone(), budget_db: self.int8_budget, keep_float: self.keep_float.clone() }
+    }
+
+    /// Loads and optimizes the network in the asked precision (quantizing it for int8).
+    fn graph(&self, source: &Source) -> Result<(ir::Graph, Option<quantize::Summary>), String> {
+        let limits = self.limits.limits();
+        let graph = source.load(&limits).map_err(|e| e.to_string())?;
+        ghostnet_compiler::optimize_for(graph, self.precision, &self.int8(), &limits).map_err(|e| e.to_string())
+    }
+
     /// The source these flags describe, or every problem with them.
     fn source(&self, shape: Option<Dims>) -> Result<Source, String> {
         let (stages, unreadable) = match self.stages.as_deref().map(stage_table).transpose() {
@@ -253,8 +276,7 @@ fn main() -> ExitCode {
 
 fn inspect(a: &InspectArgs) -> Result<(), String> {
     let source = a.model.source(a.input_shape.clone())?;
-    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    let graph = ghostnet_compiler::optimize_for(graph, a.model.precision).map_err(|e| e.to_string())?;
+    let (graph, _) = a.model.graph(&source)?;
     // The arena is planned by the back end; a graph it cannot lower still gets its table.
     let arena = lower::lower(&graph).map_or(0, |p| p.arena_len * 4);
     let report = Report::new(&graph, arena);
@@ -273,8 +295,7 @@ fn export(a: &ExportArgs) -> Result<(), String> {
 
 fn run(a: &RunArgs) -> Result<(), String> {
     let source = a.model.source(None)?;
-    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    let graph = ghostnet_compiler::optimize_for(graph, a.model.precision).map_err(|e| e.to_string())?;
+    let (graph, _) = a.model.graph(&source)?;
     let in_shape = graph.shape(graph.inputs[0]).clone();
     let per = ir::numel(&in_shape);
     let bytes = std::fs::read(&a.input).map_err(|e| format!("cannot read '{}': {e}", a.input.display()))?;
@@ -318,7 +339,7 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let weights_name = format!("{stem}.weights.bin");
     let weights_path = out.with_file_name(&weights_name);
-    let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()), precision: a.model.precision };
+    let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()), precision: a.model.precision, int8: a.model.int8() };
     let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
     write_atomic(&weights_path, &compiled.weight_bytes())?;
     if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {
@@ -337,6 +358,9 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
         r.macs as f64 / 1e6,
         r.arena_bytes
     );
+    if let Some(q) = &compiled.quantization {
+        println!("{q}");
+    }
     println!("wrote {} ({} kernel calls) and {} ({} bytes)", out.display(), compiled.program.steps.len(), weights_path.display(), compiled.program.weights.len() * 4);
     Ok(())
 }

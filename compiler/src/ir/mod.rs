@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use op::{apply_act, broadcast, Act, Conv, Op, Pool, SliceAxis};
-pub use precision::Precision;
+pub use precision::{Precision, QParams, Quant};
 pub use valid::{ValidationError, ValidationErrors};
 
 /// A tensor shape; every dimension is known.
@@ -70,6 +70,15 @@ pub struct Node {
     pub fused: Vec<String>,
     /// The precision of its matrix products (see [`Precision`]).
     pub precision: Precision,
+    /// With [`Precision::Int8`]: how its matrix product quantizes.
+    pub quant: Option<Box<Quant>>,
+}
+
+impl Node {
+    /// A node in `f32`.
+    pub fn new(name: String, op: Op, inputs: Vec<TensorId>, output: TensorId, fused: Vec<String>) -> Self {
+        Node { name, op, inputs, output, fused, precision: Precision::F32, quant: None }
+    }
 }
 
 /// A static-shape network.
@@ -196,7 +205,7 @@ impl Graph {
         let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.shape(i)).collect();
         let shape = op.infer_shape(&shapes)?;
         let output = self.add_value(name.clone(), shape);
-        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new(), precision: Precision::F32 });
+        self.nodes.push(Node::new(name, op, inputs, output, Vec::new()));
         Ok(output)
     }
 

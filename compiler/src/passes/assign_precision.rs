@@ -1,5 +1,6 @@
 //! Gives the matrix products by constant weights ([`product_weights`]) the requested
 //! precision, when they are large enough for it to matter; every other node stays `f32`.
+//! Nodes that quantization decided on (they carry a [`crate::ir::Quant`]) keep theirs.
 
 use crate::ir::precision::product_weights;
 use crate::ir::{Graph, Node, Precision};
@@ -16,6 +17,9 @@ pub const MIN_BF16_WEIGHTS: usize = 16384;
 pub fn run(g: &mut Graph, precision: Precision) -> bool {
     let mut changed = false;
     for i in 0..g.nodes.len() {
+        if g.nodes[i].quant.is_some() {
+            continue;
+        }
         let want = if reduced(g, &g.nodes[i]) { precision } else { Precision::F32 };
         if g.nodes[i].precision != want {
             g.nodes[i].precision = want;

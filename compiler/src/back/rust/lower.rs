@@ -16,9 +16,11 @@ use rt::gemm::{Gate, Gemm, View};
 use rt::isa::{Act as RtAct, Arena, Isa, Part};
 use rt::ops::{BinOp, Mat};
 use rt::pool::{AvgPool, GlobalAvg};
+use rt::qgemm::{QGemm, Quantize};
 
 use super::memory::{self, Lifetime};
-use crate::ir::{numel, Act, Conv, Graph, Node, Op, Precision, TensorId};
+use crate::ir::precision::quantize_weight;
+use crate::ir::{numel, Act, Conv, Graph, Node, Op, Precision, Quant, TensorId};
 
 /// A kernel call of the compiled network.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +30,10 @@ pub enum Kind {
     Gemm(Gemm),
     /// A matrix product whose `B` is packed in bfloat16 (`rt::gemm::pack_bf16`).
     GemmBf16(Gemm),
+    /// `f32` rows to bytes, the input of a [`Kind::QGemm`].
+    Quantize(Quantize),
+    /// A matrix product in 8-bit integers.
+    QGemm(QGemm),
     Depthwise(Depthwise),
     /// A dense convolution; `from_input` reads the caller's NCHW image instead of the arena.
     Dense { conv: Dense, from_input: bool },
@@ -148,6 +154,7 @@ impl Program {
 pub fn step_macs(kind: &Kind) -> u64 {
     match kind {
         Kind::Gemm(g) | Kind::GemmBf16(g) => (g.m * g.k * g.n) as u64,
+        Kind::QGemm(g) => (g.m * g.k * g.n) as u64,
         Kind::Depthwise(d) => (d.oh * d.ow * d.c * d.kh * d.kw) as u64,
         Kind::Dense { conv: d, .. } => (d.oh * d.ow * d.cout * d.cin * d.kh * d.kw) as u64,
         _ => 0,
@@ -167,6 +174,8 @@ pub fn describe(kind: &Kind) -> String {
             if g.scale.is_some() { " +scale" } else { "" },
             if g.residual.is_some() { " +res" } else { "" }
         ),
+        Kind::Quantize(q) => format!("quantize {}x{}{}", q.m, q.k, if q.scale.is_some() { " +scale" } else { "" }),
+        Kind::QGemm(g) => format!("gemm int8 m{} k{} n{}{}", g.m, g.k, g.n, if g.residual.is_some() { " +res" } else { "" }),
         Kind::Depthwise(d) => format!("dw {}x{}/{} {}x{}x{}", d.kh, d.kw, d.sh, d.oh, d.ow, d.c),
         Kind::Dense { conv: d, .. } => format!("conv {}x{}/{} {}->{} {}x{}", d.kh, d.kw, d.sh, d.cin, d.cout, d.oh, d.ow),
         Kind::GlobalAvg(g) => format!("gap {}x{}", g.pixels, g.c),
@@ -182,6 +191,8 @@ pub fn execute(ctx: &rt::exec::Ctx<'_>, kind: &Kind) {
         Kind::InputToNhwc { dst, ld, channels, hw } => ctx.input_to_nhwc(*dst, *ld, *channels, *hw),
         Kind::Gemm(g) => ctx.gemm(g),
         Kind::GemmBf16(g) => ctx.gemm_bf16(g),
+        Kind::Quantize(q) => ctx.quantize(q),
+        Kind::QGemm(g) => ctx.qgemm(g),
         Kind::Depthwise(d) => ctx.depthwise(d),
         Kind::Dense { conv, from_input: true } => ctx.dense_input(conv),
         Kind::Dense { conv, from_input: false } => ctx.dense(conv),
@@ -273,14 +284,14 @@ pub fn lower(graph: &Graph) -> Result<Program, Vec<String>> {
         return Err(problems);
     }
     let plan = Planner::new(graph, &hows, &layout).plan();
-    let mut cx = Emit { graph, plan: &plan, weights: Vec::new(), steps: Vec::new(), precision: Precision::F32 };
+    let mut cx = Emit { graph, plan: &plan, weights: Vec::new(), steps: Vec::new(), precision: Precision::F32, node: 0, colsum: Vec::new() };
     if plan.input_in_arena {
         let l = layout(input).unwrap();
         let dst = cx.at(input);
         cx.push("input", Kind::InputToNhwc { dst, ld: l.channels, channels: l.channels, hw: l.hw });
     }
     for (i, n) in graph.nodes.iter().enumerate() {
-        cx.precision = n.precision;
+        (cx.precision, cx.node) = (n.precision, i);
         cx.node(i, n, hows[i], &layout);
     }
     let out = graph.outputs[0];
@@ -435,14 +446,21 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
     /// Scratch buffers node `i` needs, in elements.
     fn scratch(&self, i: usize) -> Vec<usize> {
         let n = &self.graph.nodes[i];
-        match (&self.hows[i], &n.op) {
+        let mut out = match (&self.hows[i], &n.op) {
             (How::Ghost, Op::Ghost { residual, gate, .. }) if *residual || *gate => {
                 let l = (self.layout)(n.output).unwrap();
                 vec![l.hw * self.graph.shape(n.inputs[1])[0]]
             }
             (How::SqueezeExcite, _) => vec![self.graph.shape(n.inputs[0])[1], self.graph.shape(n.inputs[1])[0]],
             _ => vec![],
+        };
+        if n.precision == Precision::Int8 {
+            // The bytes of the quantized input rows.
+            let rows = (self.layout)(n.output).unwrap().hw;
+            let k = (self.layout)(n.inputs[0]).unwrap().channels;
+            out.push((rows * rt::qgemm::row_bytes(k)).div_ceil(4));
         }
+        out
     }
 
     /// The activation inputs node `i` reads from the arena.
@@ -564,27 +582,67 @@ struct Emit<'g> {
     /// The precision of the node being emitted: its matrix products pack their weights
     /// in it and run the matching kernel.
     precision: Precision,
+    /// The index of the node being emitted.
+    node: usize,
+    /// Column sums of the int8 weights [`Emit::pack_b`] packed last.
+    colsum: Vec<i64>,
 }
 
-impl Emit<'_> {
+impl<'g> Emit<'g> {
     fn at(&self, t: TensorId) -> usize {
         self.plan.offsets[&t]
     }
 
     fn push(&mut self, layer: &str, kind: Kind) {
-        let kind = match (kind, self.precision) {
-            (Kind::Gemm(g), Precision::Bf16) => Kind::GemmBf16(g),
-            (kind, _) => kind,
-        };
-        self.steps.push(Step { layer: layer.to_string(), kind });
+        match (kind, self.precision) {
+            (Kind::Gemm(g), Precision::Bf16) => self.steps.push(Step { layer: layer.to_string(), kind: Kind::GemmBf16(g) }),
+            (Kind::Gemm(g), Precision::Int8) => self.push_int8(layer, g),
+            (kind, _) => self.steps.push(Step { layer: layer.to_string(), kind }),
+        }
     }
 
-    /// Packs `b(p, j)` (`k x n`) for the matrix-product kernels in the node's precision.
+    /// Packs `b(p, j)` (`k x n`) for the matrix-product kernels in the node's precision; in
+    /// int8 with the node's per-channel weight scales ([`pack_b`] of an int8 node is followed
+    /// by its one matrix product, [`Emit::push_int8`]).
     fn pack_b(&mut self, k: usize, n: usize, b: impl Fn(usize, usize) -> f32) -> usize {
         match self.precision {
             Precision::F32 => self.blob(rt::gemm::packed_len(k, n), |out| rt::gemm::pack(k, n, b, out)),
             Precision::Bf16 => self.blob(rt::gemm::packed_len_bf16(k, n), |out| rt::gemm::pack_bf16(k, n, b, out)),
+            Precision::Int8 => {
+                let scales = &self.quant().weight_scales;
+                let q = |p: usize, j: usize| quantize_weight(b(p, j), scales[j]);
+                let colsum: Vec<i64> = (0..n).map(|j| (0..k).map(|p| q(p, j) as i64).sum()).collect();
+                let at = self.blob(rt::qgemm::packed_len_i8(k, n), |out| rt::qgemm::pack_i8(k, n, q, out));
+                self.colsum = colsum;
+                at
+            }
         }
+    }
+
+    /// The int8 quantization of the node being emitted.
+    fn quant(&self) -> &'g Quant {
+        self.graph.nodes[self.node].quant.as_deref().expect("an int8 node has its quantization")
+    }
+
+    /// A matrix product of an int8 node: the `f32` product `g` (its `B` packed by [`pack_b`])
+    /// as the quantization of its input and the integer product, with the input's zero point
+    /// and the scales folded into a per-column scale and bias:
+    /// `y = f32(sum q_a q_w) * (s_a s_w[j]) + (bias[j] - s_a s_w[j] zero colsum[j])`.
+    fn push_int8(&mut self, layer: &str, g: Gemm) {
+        let q = self.quant();
+        let bytes = *self.plan.scratch[&self.node].last().expect("an int8 node has a scratch buffer for its bytes");
+        let lda = rt::qgemm::row_bytes(g.k);
+        let quantize = Quantize { m: g.m, k: g.k, x: g.a, y: bytes, ldy: lda, inv_scale: q.input.inv_scale(), zero: q.input.zero as f32, scale: g.scale };
+        let bias: Vec<f32> = self.weights[g.bias..g.bias + g.n].to_vec();
+        let mult: Vec<f32> = q.weight_scales.iter().map(|&s| q.input.scale * s).collect();
+        let colsum = std::mem::take(&mut self.colsum);
+        let folded: Vec<f32> =
+            (0..g.n).map(|j| (bias[j] as f64 - mult[j] as f64 * q.input.zero as f64 * colsum[j] as f64) as f32).collect();
+        let scale = self.blob(g.n, |out| out[..g.n].copy_from_slice(&mult));
+        let bias = self.blob(g.n, |out| out[..g.n].copy_from_slice(&folded));
+        let qg = QGemm { m: g.m, k: g.k, n: g.n, a: bytes, lda, c: g.c, b: g.b, scale, bias, act: g.act, residual: g.residual, raw: g.raw, gate: g.gate };
+        self.steps.push(Step { layer: layer.to_string(), kind: Kind::Quantize(quantize) });
+        self.steps.push(Step { layer: layer.to_string(), kind: Kind::QGemm(qg) });
     }
 
     /// Appends `len` values written by `fill` to the blob, 16-aligned; returns the offset.

@@ -31,12 +31,20 @@ pub struct Options {
     /// The precision of the matrix products ([`crate::ir::Precision`]); [`crate::compile`]
     /// gives it to the graph's nodes before lowering.
     pub precision: crate::ir::Precision,
+    /// With `int8`: the calibration inputs and the error budget.
+    pub int8: crate::quantize::Settings,
 }
 
 impl Default for Options {
     /// `std`, `f32`, weights inline, no source named.
     fn default() -> Self {
-        Options { no_std: false, source: String::new(), weights: WeightsSource::Inline(Vec::new()), precision: Default::default() }
+        Options {
+            no_std: false,
+            source: String::new(),
+            weights: WeightsSource::Inline(Vec::new()),
+            precision: Default::default(),
+            int8: Default::default(),
+        }
     }
 }
 

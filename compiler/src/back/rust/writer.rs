@@ -89,6 +89,25 @@ fn call(kind: &Kind) -> TokenStream {
                 c.#method(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale, gate: #gt });
             }
         }
+        Kind::Quantize(q) => {
+            let (m, k, y, ldy) = (lit(q.m), lit(q.k), lit(q.y), lit(q.ldy));
+            let (x, inv, zero) = (view(&q.x), flit(q.inv_scale), flit(q.zero));
+            let scale = opt(&q.scale, |s| {
+                let s = lit(*s);
+                quote!(#s)
+            });
+            quote!(c.quantize(&Quantize { m: #m, k: #k, x: #x, y: #y, ldy: #ldy, inv_scale: #inv, zero: #zero, scale: #scale });)
+        }
+        Kind::QGemm(g) => {
+            let [m, k, n, a, lda, b, scale, bias] = [g.m, g.k, g.n, g.a, g.lda, g.b, g.scale, g.bias].map(lit);
+            let (cc, ac) = (view(&g.c), act(&g.act));
+            let res = opt(&g.residual, view);
+            let raw = opt(&g.raw, view);
+            let gt = opt(&g.gate, gate);
+            quote! {
+                c.qgemm(&QGemm { m: #m, k: #k, n: #n, a: #a, lda: #lda, c: #cc, b: #b, scale: #scale, bias: #bias, act: #ac, residual: #res, raw: #raw, gate: #gt });
+            }
+        }
         Kind::Depthwise(d) => {
             let f = [d.h, d.w, d.c, d.oh, d.ow, d.kh, d.kw, d.sh, d.sw, d.pt, d.pl, d.weights].map(lit);
             let [h, w, ch, oh, ow, kh, kw, sh, sw, pt, pl, wo] = f;
@@ -151,18 +170,24 @@ fn imports(steps: &[Step]) -> TokenStream {
     if has(&|k| matches!(k, Kind::Gemm(_) | Kind::GemmBf16(_))) {
         out.extend(quote!(use self::rt::gemm::Gemm;));
     }
-    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::GemmBf16(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
+    if has(&|k| matches!(k, Kind::Quantize(_) | Kind::QGemm(_))) {
+        out.extend(quote!(use self::rt::qgemm::{QGemm, Quantize};));
+    }
+    if has(&|k| {
+        matches!(k, Kind::Gemm(_) | Kind::GemmBf16(_) | Kind::Quantize(_) | Kind::QGemm(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))
+    }) {
         out.extend(quote!(use self::rt::gemm::View;));
     }
     let gated = |k: &Kind| match k {
         Kind::Gemm(g) | Kind::GemmBf16(g) => g.gate.is_some(),
+        Kind::QGemm(g) => g.gate.is_some(),
         Kind::Depthwise(d) => d.gate.is_some(),
         _ => false,
     };
     if has(&gated) {
         out.extend(quote!(use self::rt::gemm::Gate;));
     }
-    if has(&|k| !matches!(k, Kind::InputToNhwc { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
+    if has(&|k| !matches!(k, Kind::InputToNhwc { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_) | Kind::Quantize(_))) {
         out.extend(quote!(use self::rt::isa::Act;));
     }
     if has(&|k| matches!(k, Kind::Binary { .. } | Kind::Unary { .. })) {

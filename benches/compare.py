@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Side-by-side latency of GhostNets compiled by ghostc (f32 and bf16) and of ONNX Runtime,
-OpenVINO (f32, and its default precision: bf16 on CPUs with AVX512_BF16 or AMX) and tract
-when they are installed, interleaved in one run so that machine noise hits all of them
-alike. Prints medians (ms), ratios to ONNX Runtime and to OpenVINO's default, and how far
-each of our builds is from ONNX Runtime's f32 outputs.
+"""Side-by-side latency of GhostNets compiled by ghostc (f32, bf16, int8) and of ONNX Runtime
+(f32, and its own int8: quantize_static, QDQ), OpenVINO (f32, and its default precision:
+bf16 on CPUs with AVX512_BF16 or AMX) and tract when they are installed, interleaved in one
+run so that machine noise hits all of them alike. Prints medians (ms), ratios to ONNX
+Runtime and to OpenVINO's default, and how far each build is from ONNX Runtime's f32 outputs.
 
-    python3 benches/compare.py [--model M.onnx | --alpha A [--version 2]] [--precision f32,bf16]
-                               [--threads 1,2] [--isa avx2,...] [--rounds 7] [--runs 30]
+    python3 benches/compare.py [--model M.onnx | --alpha A [--version 2]] [--precision f32,bf16,int8]
+                               [--calibrate CALIB.bin] [--threads 1,2] [--isa avx2,...] [--rounds 7] [--runs 30]
+
+int8 builds (ours and ONNX Runtime's) calibrate on CALIB.bin, by default on 8 random-normal
+inputs (seeded).
 
 Without --model or --alpha it uses ghostnet_100_dynamo.onnx from the fixtures
 ($GHOSTNET_FIXTURES, or shared/fixtures in a folder above the repository). --alpha builds
@@ -68,7 +71,7 @@ def fixtures():
     return None
 
 
-def build_runner(model, precision):
+def build_runner(model, precision, calib):
     crate = WORK / f"runner_{precision}"
     (crate / "src").mkdir(parents=True, exist_ok=True)
     (crate / "Cargo.toml").write_text(
@@ -76,8 +79,11 @@ def build_runner(model, precision):
         "[profile.release]\ndebug = false\n"
     )
     (crate / "src" / "main.rs").write_text(RUNNER)
-    subprocess.run([str(GHOSTC), str(model), "--precision", precision, "-o", str(crate / "src" / "net.rs")], check=True,
-                   stdout=subprocess.DEVNULL)
+    extra = ["--calibrate", str(calib)] if precision == "int8" else []
+    log = subprocess.run([str(GHOSTC), str(model), "--precision", precision, *extra, "-o", str(crate / "src" / "net.rs")], check=True,
+                         capture_output=True, text=True).stdout
+    if precision == "int8":
+        print(next((line for line in log.splitlines() if line.startswith("int8:")), ""), flush=True)
     start = time.perf_counter()
     subprocess.run(["cargo", "build", "--release", "-q"], cwd=crate, check=True, env={**os.environ, "CARGO_TARGET_DIR": str(crate / "target")})
     print(f"built the {precision} runner in {time.perf_counter() - start:.1f} s", flush=True)
@@ -115,7 +121,8 @@ def main():
     ap.add_argument("--model")
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--version", type=int, default=1)
-    ap.add_argument("--precision", default="f32,bf16")
+    ap.add_argument("--precision", default="f32,bf16,int8")
+    ap.add_argument("--calibrate", help="int8 calibration inputs (raw f32, back to back)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--isa", default="avx2", help="other kernel tiers to time on one thread (comma-separated, '' for none)")
     ap.add_argument("--rounds", type=int, default=7)
@@ -135,8 +142,6 @@ def main():
     precisions = [p for p in args.precision.split(",") if p]
     threads = [int(t) for t in args.threads.split(",") if t]
     other_isas = [i for i in args.isa.split(",") if i]
-    runners = {p: build_runner(model, p) for p in precisions}
-
     sess = {}
     for th in threads:
         o = ort.SessionOptions()
@@ -149,6 +154,10 @@ def main():
     x = np.fromfile(stem_input, dtype="<f4").reshape(shape) if stem_input.is_file() else np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     inp = WORK / "input.bin"
     x.astype("<f4").tofile(inp)
+    calib = Path(args.calibrate) if args.calibrate else WORK / "calib.bin"
+    if not args.calibrate:
+        np.random.default_rng(1).standard_normal([8] + shape, dtype=np.float32).astype("<f4").tofile(calib)
+    runners = {p: build_runner(model, p, calib) for p in precisions}
 
     engines = {}
     for p in precisions:
@@ -158,6 +167,18 @@ def main():
             engines[f"ghostnet {p}, {isa}, 1T"] = (lambda p=p, isa=isa: ours(runners[p], inp, args.runs, 1, isa))
     for th in threads:
         engines[f"ONNX Runtime f32, {th}T"] = (lambda th=th: (timed(lambda: sess[th].run(None, {meta.name: x}), args.runs), None))
+    if "int8" in precisions:
+        sys.path.insert(0, str(ROOT / "compiler" / "tests"))
+        from ort_quantize import quantize as ort_quantize
+
+        qdq = WORK / (model.stem + ".qdq.onnx")
+        ort_quantize(str(model), str(calib), str(qdq))
+        o = ort.SessionOptions()
+        o.intra_op_num_threads = threads[0]
+        o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        qsess = ort.InferenceSession(str(qdq), o, providers=["CPUExecutionProvider"])
+        engines[f"ONNX Runtime int8 (QDQ), {threads[0]}T"] = (
+            lambda: (timed(lambda: qsess.run(None, {meta.name: x}), args.runs), qsess.run(None, {meta.name: x})[0].ravel()))
     try:
         import openvino as ov
 

@@ -159,6 +159,7 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
             y
         }
         Op::Activation(act) => a[0].data.iter().map(|&v| act.apply(v)).collect(),
+        Op::FakeQuant(q) => a[0].data.iter().map(|&v| q.apply(v)).collect(),
         Op::Add => binary(a[0], a[1], out, |x, y| x + y),
         Op::Sub => binary(a[0], a[1], out, |x, y| x - y),
         Op::Mul => binary(a[0], a[1], out, |x, y| x * y),

@@ -109,13 +109,27 @@ pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
 /// other large products in bfloat16, then [`quantize::quantize`] over the calibration
 /// inputs of `int8` (read within `limits`), whose summary is returned.
 pub fn optimize_for(
-    graph: Graph,
-    precision: ir::Precision,
+    mut graph: Graph,
+    precision: Option<ir::Precision>,
     int8: &quantize::Settings,
     limits: &Limits,
 ) -> Result<(Graph, Option<quantize::Summary>), Error> {
+    // A model quantized by another tool (QDQ) compiles in int8 with its own quantization.
+    let qdq = graph.nodes.iter().any(|n| matches!(n.op, ir::Op::FakeQuant(_)));
+    let precision = precision.unwrap_or(if qdq { ir::Precision::Int8 } else { ir::Precision::F32 });
+    if qdq {
+        if precision == ir::Precision::Int8 && int8.calibrate.is_some() {
+            return Err(quantize::Error::AlreadyQuantized.into());
+        }
+        passes::absorb_fake_quant(&mut graph, precision == ir::Precision::Int8)?;
+    }
     let mut graph = optimize(graph)?;
     match precision {
+        ir::Precision::Int8 if qdq => {
+            let summary = quantize::finish_qdq(&mut graph);
+            passes::set_precision(&mut graph, ir::Precision::Bf16)?;
+            Ok((graph, Some(summary)))
+        }
         ir::Precision::Int8 => {
             let path = int8.calibrate.as_ref().ok_or(quantize::Error::NoCalibration)?;
             let inputs = quantize::read_calibration(path, graph.shape(graph.inputs[0]), limits)?;
@@ -177,7 +191,7 @@ pub struct Embedded {
 pub fn compile_tokens(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Embedded, Error> {
     let (graph, _) = optimize_for(source.load(limits)?, options.precision, &options.int8, limits)?;
     let mut inputs = back::rust::embed::inputs(source);
-    if options.precision == ir::Precision::Int8 {
+    if options.precision == Some(ir::Precision::Int8) {
         inputs.extend(options.int8.calibrate.iter().filter_map(|p| p.canonicalize().ok()));
     }
     let (program, tokens) = back::rust::embed::generate(&graph, options, &inputs)?;

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::interp::{self, Arg};
-use crate::ir::precision::{product_weights, weight_layout, weight_scales};
+use crate::ir::precision::{product_weights, weight_layout, weight_scales, ChannelLayout};
 use crate::ir::{numel, Act, Graph, Node, Op, Precision, QParams, Quant, ShapeDisplay};
 use crate::Limits;
 
@@ -52,6 +52,8 @@ pub enum Error {
     Calibration { path: String, message: String },
     #[error("no layer is called {}; `ghostc inspect` lists the layers", .0.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "))]
     UnknownLayers(Vec<String>),
+    #[error("the model is already quantized (QuantizeLinear/DequantizeLinear pairs): it compiles in int8 with its own scales, without calibration inputs")]
+    AlreadyQuantized,
     #[error("the error budget must be a finite number of dB, got {0}")]
     Budget(f32),
     #[error(transparent)]
@@ -69,12 +71,16 @@ pub struct Summary {
     pub kept_by_budget: Vec<String>,
     /// Layers that stay float because the user said so.
     pub kept_by_user: Vec<String>,
-    /// SQNR (dB) of the outputs against `f32` on the calibration inputs, as compiled.
-    pub sqnr_db: f64,
+    /// SQNR (dB) of the outputs against `f32` on the calibration inputs, as compiled;
+    /// `None` for a model quantized by another tool (its own scales are used).
+    pub sqnr_db: Option<f64>,
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(db) = self.sqnr_db else {
+            return write!(f, "int8: {} layers in int8 with the model's own scales and zero points (QDQ)", self.int8.len());
+        };
         write!(
             f,
             "int8: {} layers in int8, {} kept float for the {:.1} dB budget{}, {} kept float as asked; outputs {:.1} dB SQNR against f32 on {} calibration input(s)",
@@ -83,7 +89,7 @@ impl std::fmt::Display for Summary {
             self.budget_db,
             if self.kept_by_budget.is_empty() { String::new() } else { format!(" ({})", self.kept_by_budget.join(", ")) },
             self.kept_by_user.len(),
-            self.sqnr_db,
+            db,
             self.calibration_inputs
         )
     }
@@ -283,6 +289,34 @@ pub fn quantize(g: &mut Graph, inputs: &[Vec<f32>], settings: &Settings) -> Resu
         int8,
         kept_by_budget: kept.iter().map(name).collect(),
         kept_by_user: keep_user.iter().map(name).collect(),
-        sqnr_db: best.1,
+        sqnr_db: Some(best.1),
     })
+}
+
+/// Gives the int8 layers of a QDQ model (after [`crate::passes::absorb_fake_quant`] and the
+/// fusion) their weight scales: the model's own when its weights came as 8-bit integers
+/// with zero points of 0 per output channel or per tensor, else `max |w| / 127` per output
+/// channel; a layer whose weights the passes changed gets the latter. Returns the summary.
+pub fn finish_qdq(g: &mut Graph) -> Summary {
+    for i in 0..g.nodes.len() {
+        let n = &g.nodes[i];
+        if n.precision != Precision::Int8 || n.quant.as_ref().is_none_or(|q| !q.weight_scales.is_empty()) {
+            continue;
+        }
+        let layout = weight_layout(g, n);
+        let w = g.tensor(n.inputs[1]);
+        let own = w.int8_scales.as_ref().and_then(|s| {
+            if s.scales.len() == 1 {
+                Some(vec![s.scales[0]; layout.channels])
+            } else {
+                (s.scales.len() == layout.channels && ChannelLayout::along(&w.shape, s.axis) == layout).then(|| s.scales.clone())
+            }
+        });
+        let scales = own.unwrap_or_else(|| weight_scales(w.data.as_deref().expect("product weights are constant"), layout));
+        if let Some(q) = g.nodes[i].quant.as_mut() {
+            q.weight_scales = scales;
+        }
+    }
+    let int8 = g.nodes.iter().filter(|n| n.precision == Precision::Int8).map(|n| n.name.clone()).collect();
+    Summary { calibration_inputs: 0, budget_db: 0.0, int8, kept_by_budget: Vec::new(), kept_by_user: Vec::new(), sqnr_db: None }
 }

@@ -24,19 +24,25 @@ class Reader(CalibrationDataReader):
         return next(self.items, None)
 
 
-def main(model, calib, evaluate, out, keep=None):
+def quantize(model, calib, qdq):
+    """Writes MODEL quantized over the inputs of CALIB.bin to QDQ; returns the input's name and shape."""
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     meta = sess.get_inputs()[0]
     shape = [d if isinstance(d, int) else 1 for d in meta.shape]
     xs = np.fromfile(calib, dtype="<f4").reshape([-1] + shape)
+    quantize_static(model, qdq, Reader(meta.name, xs), quant_format=QuantFormat.QDQ, per_channel=True,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    return meta.name, shape
+
+
+def main(model, calib, evaluate, out, keep=None):
     with tempfile.TemporaryDirectory() as tmp:
         qdq = keep or os.path.join(tmp, "model.qdq.onnx")
-        quantize_static(model, qdq, Reader(meta.name, xs), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+        name, shape = quantize(model, calib, qdq)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         q = ort.InferenceSession(qdq, opts, providers=["CPUExecutionProvider"])
-        ys = [np.asarray(q.run(None, {meta.name: x})[0], dtype="<f4").ravel()
+        ys = [np.asarray(q.run(None, {name: x})[0], dtype="<f4").ravel()
               for x in np.fromfile(evaluate, dtype="<f4").reshape([-1] + shape)]
     np.concatenate(ys).tofile(out)
 

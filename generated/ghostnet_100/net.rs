@@ -4775,6 +4775,7 @@ mod rt {
         use super::isa::{Act, Arena, Isa, Part};
         use super::ops::{self, BinOp, Mat};
         use super::pool::{self, AvgPool, GlobalAvg};
+        use super::qgemm::{self, QGemm, Quantize};
 
         /// What threads sharing a network's layers wait on between layers.
         pub trait Barrier: Sync {
@@ -4813,6 +4814,18 @@ mod rt {
             /// A matrix product whose `B` is packed in bfloat16.
             pub fn gemm_bf16(&self, g: &Gemm) {
                 gemm::gemm_bf16(self.isa, self.arena, self.weights, g, self.part);
+                self.sync();
+            }
+
+            /// `f32` rows to bytes for an 8-bit matrix product.
+            pub fn quantize(&self, q: &Quantize) {
+                qgemm::quantize(self.isa, self.arena, q, self.part);
+                self.sync();
+            }
+
+            /// A matrix product in 8-bit integers.
+            pub fn qgemm(&self, g: &QGemm) {
+                qgemm::qgemm(self.isa, self.arena, self.weights, g, self.part);
                 self.sync();
             }
 

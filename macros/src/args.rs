@@ -78,7 +78,7 @@ impl Parse for Args {
 pub struct Request {
     pub source: Source,
     pub no_std: bool,
-    pub precision: Precision,
+    pub precision: Option<Precision>,
     pub int8: quantize::Settings,
     /// What the network is compiled from, in words.
     pub described: String,
@@ -107,7 +107,7 @@ impl Errors {
 struct Given {
     options: Options,
     no_std: bool,
-    precision: Precision,
+    precision: Option<Precision>,
     int8: quantize::Settings,
 }
 
@@ -125,7 +125,7 @@ impl Given {
             "seed" => o.seed = Some(integer(value, "seed expects a non-negative integer, like `seed = 7`")?),
             "stages" => o.stages = Some(stage_table(value)?),
             "version" => o.version = Some(integer(value, "version expects 1 or 2, like `version = 2`")?),
-            "precision" => self.precision = precision(value)?,
+            "precision" => self.precision = Some(precision(value)?),
             "calibrate" => self.int8.calibrate = Some(path(value, manifest_dir, "calibrate = \"calib/inputs.bin\"")?),
             "int8_budget" => self.int8.budget_db = Some(number(value, "int8_budget expects a number of dB, like `int8_budget = 35.0`")? as f32),
             "keep_float" => self.int8.keep_float = strings(value, "keep_float expects a list of layer names, like `keep_float = [\"classifier\"]`")?,
@@ -222,7 +222,7 @@ impl Args {
         };
         let span = file.map_or_else(|| self.0.to_token_stream(), ToTokens::to_token_stream);
         let int8_only = ["calibrate", "int8_budget", "keep_float"];
-        if g.precision != Precision::Int8 {
+        if g.precision != Some(Precision::Int8) {
             for (slot, arg) in errors.iter_mut().zip(&self.0) {
                 if int8_only.iter().any(|o| arg.key == o) {
                     slot.at(&arg.key, format!("`{}` applies to `precision = \"int8\"` only", arg.key));

@@ -97,7 +97,7 @@ fn build(krate: &ScratchCrate, modules: &[Module]) {
         let Kind::Ghostc(source, precision, int8) = &m.kind else { continue };
         let weights = format!("{}.weights.bin", m.name);
         let options =
-            Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()), precision: *precision, int8: int8.clone() };
+            Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()), precision: Some(*precision), int8: int8.clone() };
         let c = compile(source, &Limits::default(), &options).unwrap_or_else(|e| panic!("{}: {e}", m.name));
         std::fs::write(krate.dir.join("src").join(format!("{}.rs", m.name)), &c.code).unwrap();
         std::fs::write(krate.dir.join("src").join(weights), c.weight_bytes()).unwrap();

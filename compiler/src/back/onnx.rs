@@ -78,6 +78,18 @@ impl Writer<'_> {
         name
     }
 
+    /// The zero point of `q` as a scalar of its integer type (uint8 for 0..=255, else int8).
+    fn zero_point(&mut self, q: &crate::ir::FakeQuant) -> String {
+        self.extra += 1;
+        let name = format!("const#{}", self.extra);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = if q.lo == 0 { dtype::UINT8 } else { dtype::INT8 };
+        t.raw_data = vec![q.zero as i8 as u8];
+        self.g.initializer.push(t);
+        name
+    }
+
     fn float_const(&mut self, value: f32) -> String {
         self.extra += 1;
         let name = format!("const#{}", self.extra);
@@ -155,6 +167,19 @@ impl Writer<'_> {
                 p.attribute.push(float("beta", *beta));
                 p.attribute.push(int("transA", *trans_a as i64));
                 p.attribute.push(int("transB", *trans_b as i64));
+            }
+            Op::FakeQuant(q) => {
+                // QuantizeLinear into an integer tensor, then DequantizeLinear (this node).
+                let (scale, zero) = (self.float_const(q.scale), self.zero_point(q));
+                self.extra += 1;
+                let mut quant = NodeProto::new();
+                quant.name = format!("{}/quantize", n.name);
+                quant.op_type = "QuantizeLinear".into();
+                quant.input = vec![p.input[0].clone(), scale.clone(), zero.clone()];
+                quant.output = vec![format!("quantized#{}", self.extra)];
+                p.op_type = "DequantizeLinear".into();
+                p.input = vec![quant.output[0].clone(), scale, zero];
+                self.g.node.push(quant);
             }
             Op::Ghost { .. } | Op::SqueezeExcite { .. } => return Err(fused()),
         }

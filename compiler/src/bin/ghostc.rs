@@ -117,11 +117,12 @@ struct ModelArgs {
     /// Input shape NxCxHxW.
     #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
     shape: Option<Dims>,
-    /// Precision of the matrix products: f32 (default), bf16 (weights rounded to bfloat16,
-    /// half the weight bytes; activations and sums stay f32) or int8 (8-bit inputs and
-    /// weights, exact integer sums; needs --calibrate).
-    #[arg(long, value_name = "P", default_value = "f32", value_parser = parse_precision)]
-    precision: Precision,
+    /// Precision of the matrix products: f32 (the default, but int8 for a model quantized by
+    /// another tool in QDQ form), bf16 (weights rounded to bfloat16, half the weight bytes;
+    /// activations and sums stay f32) or int8 (8-bit inputs and weights, exact integer sums;
+    /// needs --calibrate unless the model is already quantized).
+    #[arg(long, value_name = "P", value_parser = parse_precision)]
+    precision: Option<Precision>,
     /// int8: calibration inputs, raw little-endian f32 network inputs back to back.
     #[arg(long, value_name = "CALIB.bin")]
     calibrate: Option<PathBuf>,

@@ -24,7 +24,7 @@ mod valid;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use op::{apply_act, broadcast, Act, Conv, Op, Pool, SliceAxis};
+pub use op::{apply_act, broadcast, Act, Conv, FakeQuant, Op, Pool, SliceAxis};
 pub use precision::{Precision, QParams, Quant};
 pub use valid::{ValidationError, ValidationErrors};
 
@@ -47,6 +47,15 @@ pub struct Tensor {
     pub name: String,
     pub shape: Shape,
     pub data: Option<Vec<f32>>,
+    /// A constant the model gave as 8-bit integers (`DequantizeLinear`): their scales.
+    pub int8_scales: Option<WeightScales>,
+}
+
+/// The scales of a constant given as integers: one (per tensor), or one per index of `axis`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightScales {
+    pub axis: usize,
+    pub scales: Vec<f32>,
 }
 
 impl Tensor {
@@ -181,19 +190,19 @@ impl Graph {
 
     /// Adds a graph input.
     pub fn add_input(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
-        let id = self.push_tensor(Tensor { name: name.into(), shape, data: None });
+        let id = self.push_tensor(Tensor { name: name.into(), shape, data: None, int8_scales: None });
         self.inputs.push(id);
         id
     }
 
     /// Adds a constant. The caller guarantees `data.len() == numel(&shape)`; validation checks it.
     pub fn add_const(&mut self, name: impl Into<String>, shape: Shape, data: Vec<f32>) -> TensorId {
-        self.push_tensor(Tensor { name: name.into(), shape, data: Some(data) })
+        self.push_tensor(Tensor { name: name.into(), shape, data: Some(data), int8_scales: None })
     }
 
     /// Adds an activation tensor without a producer; the caller makes a node define it.
     pub fn add_value(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
-        self.push_tensor(Tensor { name: name.into(), shape, data: None })
+        self.push_tensor(Tensor { name: name.into(), shape, data: None, int8_scales: None })
     }
 
     /// Appends a node whose output shape is inferred from its inputs.

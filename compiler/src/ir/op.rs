@@ -197,6 +197,29 @@ pub struct SliceAxis {
     pub end: usize,
 }
 
+/// ONNX's `QuantizeLinear` then `DequantizeLinear` with the same parameters, per tensor:
+/// `(clamp(round_ties_even(x / scale) + zero, lo, hi) - zero) * scale`, `lo..=hi` the integer
+/// type's range (0..=255 or -128..=127).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FakeQuant {
+    pub scale: f32,
+    pub zero: i32,
+    pub lo: i32,
+    pub hi: i32,
+}
+
+impl FakeQuant {
+    pub fn apply(&self, x: f32) -> f32 {
+        let q = ((x / self.scale).round_ties_even() + self.zero as f32).clamp(self.lo as f32, self.hi as f32);
+        (q - self.zero as f32) * self.scale
+    }
+
+    /// The range of the outputs: the clamp it applies, without the rounding.
+    pub fn range(&self) -> (f32, f32) {
+        ((self.lo - self.zero) as f32 * self.scale, (self.hi - self.zero) as f32 * self.scale)
+    }
+}
+
 /// An operation of the IR.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -236,6 +259,8 @@ pub enum Op {
     MatMul,
     /// Output equals input.
     Identity,
+    /// See [`FakeQuant`]: activations quantized by the model (QDQ form).
+    FakeQuant(FakeQuant),
     /// The ghost module: one primary convolution and one cheap convolution over its
     /// output, concatenated on channels and cut to `channels`.
     ///
@@ -271,6 +296,7 @@ impl Op {
             Op::Gemm { .. } => "Gemm",
             Op::MatMul => "MatMul",
             Op::Identity => "Identity",
+            Op::FakeQuant(_) => "QuantizeLinear+DequantizeLinear",
             Op::Ghost { .. } => "Ghost",
             Op::SqueezeExcite { .. } => "SqueezeExcite",
         }
@@ -295,6 +321,7 @@ impl Op {
             | Op::AveragePool(_)
             | Op::Resize { .. }
             | Op::Reshape { .. }
+            | Op::FakeQuant(_)
             | Op::Identity => 1..=1,
         }
     }
@@ -325,6 +352,12 @@ impl Op {
                 Ok(x.clone())
             }
             Op::Activation(_) | Op::Identity => Ok(inputs[0].clone()),
+            Op::FakeQuant(q) => {
+                if !(q.scale.is_finite() && q.scale > 0.0) || q.lo > q.zero || q.zero > q.hi {
+                    return Err(format!("quantization scale {} and zero point {} are not valid for the range {}..={}", q.scale, q.zero, q.lo, q.hi));
+                }
+                Ok(inputs[0].clone())
+            }
             Op::Add | Op::Sub | Op::Mul | Op::Div => broadcast(inputs[0], inputs[1]),
             Op::Concat { axis } => {
                 let first = inputs[0];

@@ -111,7 +111,9 @@ fn apply(g: &mut Graph, m: Match) {
         fused.push("Slice".into());
     }
     let op = Op::Ghost { primary, cheap, channels: m.channels, residual: false, scale, gate: false };
-    g.nodes[last] = Node::new(name, op, inputs, output, fused);
+    // The module's matrix product is the primary convolution's: its precision goes along.
+    let (precision, quant) = (pn.precision, pn.quant.clone());
+    g.nodes[last] = Node { precision, quant, ..Node::new(name, op, inputs, output, fused) };
     let mut dead = vec![m.primary, m.cheap];
     if m.slice.is_some() {
         dead.push(m.concat);

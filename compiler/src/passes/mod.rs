@@ -6,6 +6,7 @@
 //!   parallel convolution branches that are summed merge into one (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
+mod absorb_fake_quant;
 mod assign_precision;
 mod dead_code;
 mod fold_batchnorm;
@@ -58,6 +59,15 @@ pub const FUSE: &[Pass] = &[
 pub struct Error {
     pub pass: &'static str,
     pub errors: ValidationErrors,
+}
+
+/// Compiles a QDQ model's fake quantization: into the quantization of the layers it feeds
+/// (`int8`) and clamps; see `absorb_fake_quant`. Run before [`NORMALIZE`].
+pub fn absorb_fake_quant(graph: &mut Graph, int8: bool) -> Result<(), Error> {
+    if absorb_fake_quant::run(graph, int8) {
+        graph.validate().map_err(|errors| Error { pass: "absorb_fake_quant", errors })?;
+    }
+    Ok(())
 }
 
 /// Sets every node's precision: `precision` for the matrix products by constant weights,

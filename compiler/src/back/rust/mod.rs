@@ -29,8 +29,9 @@ pub struct Options {
     pub source: String,
     pub weights: WeightsSource,
     /// The precision of the matrix products ([`crate::ir::Precision`]); [`crate::compile`]
-    /// gives it to the graph's nodes before lowering.
-    pub precision: crate::ir::Precision,
+    /// gives it to the graph's nodes before lowering. `None`: `f32`, or int8 for a model
+    /// quantized by another tool (QDQ).
+    pub precision: Option<crate::ir::Precision>,
     /// With `int8`: the calibration inputs and the error budget.
     pub int8: crate::quantize::Settings,
 }

@@ -8,6 +8,7 @@
 
 mod attr;
 pub mod fold;
+mod qdq;
 pub mod tensor;
 mod wire;
 
@@ -32,7 +33,7 @@ pub const MAX_OPSET: i64 = 23;
 const SUPPORTED: &[&str] = &[
     "Constant", "Shape", "Size", "Conv", "BatchNormalization", "Relu", "Sigmoid", "HardSigmoid", "Clip", "Add", "Sub",
     "Mul", "Div", "Concat", "Slice", "GlobalAveragePool", "ReduceMean", "AveragePool", "Resize", "Reshape", "Flatten",
-    "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Identity", "Dropout",
+    "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear",
 ];
 
 /// How to load a model.
@@ -140,6 +141,8 @@ pub fn from_model(model: &ModelProto, name: &str, path: &Path, dir: &Path, optio
         weight_bytes: 0,
         weight_limit_reported: false,
         ir_consts: HashMap::new(),
+        int_types: HashMap::new(),
+        pending_q: HashMap::new(),
     };
     cx.initializers(graph);
     cx.inputs(graph, options.input_shape.as_deref());
@@ -291,6 +294,10 @@ struct Converter<'a> {
     weight_limit_reported: bool,
     /// ONNX constant name to the IR constant made from it, so shared weights stay shared.
     ir_consts: HashMap<String, TensorId>,
+    /// The element type of each integer initializer (Q/DQ zero points, quantized weights).
+    int_types: HashMap<String, i32>,
+    /// `QuantizeLinear` outputs waiting for their `DequantizeLinear`.
+    pending_q: HashMap<String, qdq::Pending>,
 }
 
 /// An input of the node being converted.
@@ -303,6 +310,9 @@ struct Input {
 impl Converter<'_> {
     fn initializers(&mut self, graph: &onnx_protobuf::GraphProto) {
         for t in &graph.initializer {
+            if [dtype::INT8, dtype::UINT8, dtype::INT32].contains(&t.data_type) {
+                self.int_types.insert(t.name.clone(), t.data_type);
+            }
             match tensor::decode(t, &mut self.ext, self.limits) {
                 Ok(h) => {
                     self.weight_bytes += h.len() as u64 * 4;
@@ -385,7 +395,9 @@ impl Converter<'_> {
         if inputs.iter().flatten().any(|i| matches!(i.value, Value::Failed)) {
             return fail(self);
         }
-        if let Some(Value::Unavailable(why)) = inputs.iter().flatten().map(|i| &i.value).find(|v| matches!(v, Value::Unavailable(_))) {
+        // Only a DequantizeLinear reads the integers a QuantizeLinear made.
+        let dequantizes = proto.op_type == "DequantizeLinear" && inputs.first().cloned().flatten().is_some_and(|i| self.pending_q.contains_key(&i.name));
+        if let Some(Value::Unavailable(why)) = inputs.iter().flatten().skip(dequantizes as usize).map(|i| &i.value).find(|v| matches!(v, Value::Unavailable(_))) {
             let why = why.clone();
             self.problems.push(format!("node '{}' ({}) reads a tensor that {why}", node_name(proto), proto.op_type));
             return fail(self);
@@ -538,6 +550,7 @@ impl Converter<'_> {
                 Ok(Value::Tensor(x))
             }
             "Conv" => self.conv(node, inputs),
+            "QuantizeLinear" | "DequantizeLinear" => self.qdq(node, inputs),
             "BatchNormalization" => {
                 if node.int("training_mode", 0) != 0 {
                     return Err("training_mode is set; only inference is supported".into());

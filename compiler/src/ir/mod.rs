@@ -68,6 +68,14 @@ pub struct Node {
     pub fused: Vec<String>,
 }
 
+impl Node {
+    /// A node. Every node of every graph is made here, so that a new field gets its
+    /// default in one place.
+    pub fn new(name: impl Into<String>, op: Op, inputs: Vec<TensorId>, output: TensorId, fused: Vec<String>) -> Self {
+        Node { name: name.into(), op, inputs, output, fused }
+    }
+}
+
 /// A static-shape network.
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
@@ -192,7 +200,7 @@ impl Graph {
         let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.shape(i)).collect();
         let shape = op.infer_shape(&shapes)?;
         let output = self.add_value(name.clone(), shape);
-        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new() });
+        self.nodes.push(Node::new(name, op, inputs, output, Vec::new()));
         Ok(output)
     }
 

@@ -1,5 +1,7 @@
 //! Graph rewrites. Each pass is small and named for what it does; the driver validates
-//! the graph after every pass, so a broken rewrite is caught where it happens.
+//! the graph after every pass, so a broken rewrite is caught where it happens. Passes
+//! rewrite through [`rewrite::Rewriter`], which keeps the producer and reader maps up to
+//! date, so a pass is one walk over the nodes, linear in their number.
 //!
 //! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
 //!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions, and
@@ -18,6 +20,7 @@ mod fuse_squeeze_excite;
 mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
+pub mod rewrite;
 
 use crate::ir::{Graph, ValidationErrors};
 

@@ -1,31 +1,25 @@
 //! Removes nodes that pass their input through: Identity, a Reshape to the same shape, a
 //! Slice that keeps everything, a Concat of one tensor.
 
+use super::rewrite;
 use crate::ir::{Graph, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        let n = &g.nodes[i];
+    rewrite::each_node(g, |rw, i| {
+        let n = rw.node(i);
         let x = n.inputs.first().copied();
         let noop = match &n.op {
             Op::Identity => true,
-            Op::Reshape { shape } => x.is_some_and(|x| g.shape(x) == shape),
-            Op::Slice { axes } => x.is_some_and(|x| axes.iter().all(|a| a.start == 0 && a.end == g.shape(x)[a.axis])),
+            Op::Reshape { shape } => x.is_some_and(|x| rw.shape(x) == shape),
+            Op::Slice { axes } => x.is_some_and(|x| axes.iter().all(|a| a.start == 0 && a.end == rw.shape(x)[a.axis])),
             Op::Concat { .. } => n.inputs.len() == 1,
             _ => false,
         };
         if noop {
-            let (from, to) = (n.output, n.inputs[0]);
-            g.nodes.remove(i);
-            g.replace_uses(from, to);
-            changed = true;
-        } else {
-            i += 1;
+            rw.bypass(i, 0);
         }
-    }
-    changed
+        noop
+    })
 }
 
 #[cfg(test)]

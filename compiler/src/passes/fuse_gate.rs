@@ -32,7 +32,10 @@ fn find(g: &Rewriter<'_>, i: usize) -> Option<(usize, usize, crate::ir::TensorId
         let (y, u) = (n.inputs[k], n.inputs[1 - k]);
         let (Some(ghost), Some(resize)) = (g.producer(y), g.producer(u)) else { continue };
         let ok_ghost = matches!(g.node(ghost).op, Op::Ghost { gate: false, residual: false, .. });
-        let ok_resize = matches!(g.node(resize).op, Op::Resize { .. });
+        // The ghost module upsamples its gate by `floor(y * h / H)`: only a Resize that
+        // reads the same pixels can join it.
+        let gate_shape = g.shape(g.node(resize).inputs[0]);
+        let ok_resize = matches!(&g.node(resize).op, Op::Resize(r) if r.is_floor_exact(gate_shape)) && !g.is_const(g.node(resize).inputs[0]);
         if !ok_ghost || !ok_resize || !g.exclusive(y) || !g.exclusive(u) || y == u {
             continue;
         }
@@ -68,7 +71,7 @@ mod tests {
             let (gh, gw) = (h / 2, w / 2);
             let gate = konst(&mut g, "gate_src", vec![1, 8, gh, gw], 5);
             let gate = g.push("sig", Op::Activation(Act::Sigmoid), vec![gate]).unwrap();
-            let up = g.push("up", Op::Resize { size: [h, w] }, vec![gate]).unwrap();
+            let up = g.push("up", Op::Resize(crate::ir::Resize::nearest(&[1, 8, gh, gw], vec![1, 8, h, w])), vec![gate]).unwrap();
             let z = g.push("mul", Op::Mul, vec![y, up]).unwrap();
             g.outputs.push(z);
             assert!(assert_preserves(&mut g, run));

@@ -33,7 +33,12 @@ fn find(g: &Rewriter<'_>, concat: usize) -> Option<Match> {
     let (Op::Conv(pc), Op::Conv(cc)) = (&pn.op, &cn.op) else { return None };
     let pointwise = pc.kernel == [1, 1] && pc.stride == [1, 1] && pc.groups == 1 && pc.pads == [0; 4] && !pc.residual;
     let channels_p = g.shape(pn.output)[1];
-    let depthwise = cc.groups == channels_p && g.shape(cn.output)[1] == channels_p && cc.stride == [1, 1] && !cc.residual && !cc.scale;
+    let depthwise = cc.groups == channels_p
+        && g.shape(cn.output)[1] == channels_p
+        && cc.stride == [1, 1]
+        && cc.dilation == [1, 1]
+        && !cc.residual
+        && !cc.scale;
     let same_size = g.shape(cn.output)[2..] == g.shape(pn.output)[2..];
     if !(pointwise && depthwise && same_size && cn.inputs[0] == pn.output) {
         return None;
@@ -44,13 +49,15 @@ fn find(g: &Rewriter<'_>, concat: usize) -> Option<Match> {
     let mut weights = vec![pn.inputs[1]];
     weights.extend(pc.bias_input().map(|b| pn.inputs[b]));
     weights.extend(&cn.inputs[1..]);
+    // Constant weights over a computed input (and scale): what the fused kernels take.
     let weights_const = weights.iter().all(|&t| g.is_const(t));
-    if !weights_const {
+    let computed = !g.is_const(pn.inputs[0]) && pc.scale_input().is_none_or(|i| !g.is_const(pn.inputs[i]));
+    if !weights_const || !computed {
         return None;
     }
     let total = g.shape(n.output)[1];
     let slice = g.readers(n.output).first().copied().filter(|_| g.exclusive(n.output)).and_then(|s| match &g.node(s).op {
-        Op::Slice { axes } if axes.len() == 1 && axes[0].axis == 1 && axes[0].start == 0 => Some((s, axes[0].end)),
+        Op::Slice { axes } if axes.len() == 1 && axes[0].axis == 1 && axes[0].start == 0 && axes[0].step == 1 => Some((s, axes[0].len)),
         _ => None,
     });
     let channels = slice.map_or(total, |(_, end)| end);
@@ -130,7 +137,7 @@ mod tests {
         let c = g.push("g.cheap_operation.0", Op::Conv(cc), vec![p, w2, b2]).unwrap();
         let mut y = g.push("cat", Op::Concat { axis: 1 }, vec![p, c]).unwrap();
         if let Some(end) = slice_to {
-            y = g.push("slice", Op::Slice { axes: vec![SliceAxis { axis: 1, start: 0, end }] }, vec![y]).unwrap();
+            y = g.push("slice", Op::Slice { axes: vec![SliceAxis::range(1, 0, end)] }, vec![y]).unwrap();
         }
         g.outputs.push(y);
         g

@@ -21,6 +21,10 @@ pub fn run(g: &mut Graph) -> bool {
         } else {
             return false;
         };
+        // The scale is read at run time; a constant one is folded into weights instead.
+        if rw.is_const(s) || rw.is_const(x) {
+            return false;
+        }
         let readers = rw.readers(out).to_vec();
         let ok = !rw.is_output(out)
             && !readers.is_empty()

@@ -55,7 +55,7 @@ fn find(g: &Rewriter<'_>, expand: usize) -> Option<Match> {
         Op::ReduceMean { axes, keepdims } => *keepdims && axes == &[2, 3],
         _ => false,
     };
-    if !spatial || g.shape(m.inputs[0]).len() != 4 {
+    if !spatial || g.shape(m.inputs[0]).len() != 4 || g.is_const(m.inputs[0]) {
         return None;
     }
     let all_const = [r.inputs[1], r.inputs[2], e.inputs[1], e.inputs[2]].iter().all(|&t| g.is_const(t));

@@ -4,8 +4,10 @@
 //! date, so a pass is one walk over the nodes, linear in their number.
 //!
 //! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
-//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions, and
-//!   parallel convolution branches that are summed merge into one (re-parameterization).
+//!   reshapes go, constant subgraphs are evaluated, neutral constants (`x + 0`, `x * 1`)
+//!   go and per-channel constants fold into the convolution before them, BatchNorm folds
+//!   into convolutions, and parallel convolution branches that are summed merge into one
+//!   (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
 mod dead_code;
@@ -21,6 +23,7 @@ mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
 pub mod rewrite;
+mod simplify;
 
 use crate::ir::{Graph, ValidationErrors};
 
@@ -34,6 +37,7 @@ pub struct Pass {
 pub const NORMALIZE: &[Pass] = &[
     Pass { name: "remove_identity", run: remove_identity::run },
     Pass { name: "fold_constants", run: fold_constants::run },
+    Pass { name: "simplify", run: simplify::run },
     Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
     Pass { name: "reparameterize", run: reparameterize::run },
     Pass { name: "dead_code", run: dead_code::run },

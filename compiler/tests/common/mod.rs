@@ -87,7 +87,8 @@ pub fn have_onnxruntime() -> bool {
     ok
 }
 
-/// Runs `model` under ONNX Runtime on `input`, returning the first output.
+/// Runs `model` under ONNX Runtime on `input`, returning every output, flattened, back to
+/// back in the graph's order.
 pub fn onnxruntime(model: &std::path::Path, input: &[f32]) -> Vec<f32> {
     let dir = model.parent().unwrap();
     let (inp, out) = (dir.join("ort_in.bin"), dir.join("ort_out.bin"));
@@ -136,3 +137,20 @@ pub fn random_spec(seed: u64) -> ghostnet_compiler::front::dsl::Spec {
     }
 }
 
+
+/// Asserts, for each output (flattened back to back in `got` and `want`, of `shapes`),
+/// `max |got - want| <= rel * max |want|`.
+pub fn assert_outputs_close(what: &str, got: &[f32], want: &[f32], shapes: &[Vec<usize>], rel: f32) {
+    let total: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    assert_eq!((got.len(), want.len()), (total, total), "{what}: lengths");
+    let mut at = 0;
+    for (k, s) in shapes.iter().enumerate() {
+        let n: usize = s.iter().product();
+        let (g, w) = (&got[at..at + n], &want[at..at + n]);
+        let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= rel * scale, "{what}: output {k} {s:?}: max |diff| {diff:e} > {rel:e} * max |ref| {scale:e}");
+        eprintln!("{what}: output {k}: max |diff| {diff:.3e} = {:.3e} of max |ref| {scale:.3e}", diff / scale.max(f32::MIN_POSITIVE));
+        at += n;
+    }
+}

@@ -1,6 +1,8 @@
 //! Convolutions and the fused ops built around them: 1x1 convolutions as GEMMs (with
 //! the squeeze-excite scale, residual and activation in their epilogue), depthwise and
-//! dense convolutions, the ghost module and the squeeze-excite gate.
+//! dense convolutions, the ghost module and the squeeze-excite gate; every other
+//! convolution (grouped, dilated, weights computed at run time, an input scale where the
+//! fused kernels take none) on the general kernel.
 
 use ghostnet_runtime as rt;
 use rt::conv::{Dense, Strided};
@@ -9,17 +11,23 @@ use rt::gemm::{Gate, Gemm, View};
 use rt::pool::GlobalAvg;
 
 use super::emit::Emit;
-use super::{act, How, Kind, Layout};
+use super::{act, How, Kind, Layout, Operand};
 use crate::ir::{Conv, Graph, Node, Op};
 
 pub(super) fn classify(graph: &Graph, n: &Node) -> Result<How, String> {
     let consts = |idx: &[usize]| idx.iter().all(|&i| graph.tensor(n.inputs[i]).is_const());
+    // The fused ops read their data from the arena; the passes make them only of
+    // convolutions over activations with constant weights.
+    let fused_inputs = |weights: &[usize]| {
+        if !consts(weights) || n.inputs.iter().enumerate().any(|(i, &t)| !weights.contains(&i) && graph.tensor(t).is_const()) {
+            return Err("a fused op needs constant weights and computed activations (a pass made one it should not have)".to_string());
+        }
+        Ok(())
+    };
     match &n.op {
-        Op::Conv(c) => conv_how(graph, n, c),
+        Op::Conv(c) => Ok(conv_how(graph, n, c)),
         Op::Ghost { primary, cheap, .. } => {
-            if !consts(&[1, 2, 3, 4]) {
-                return Err("weights computed at run time are not supported".into());
-            }
+            fused_inputs(&[1, 2, 3, 4])?;
             let p = graph.shape(n.inputs[1]);
             if primary.kernel != [1, 1] || primary.stride != [1, 1] || primary.pads != [0; 4] || primary.groups != 1 {
                 return Err("the primary convolution must be 1x1".into());
@@ -30,42 +38,35 @@ pub(super) fn classify(graph: &Graph, n: &Node) -> Result<How, String> {
             Ok(How::Ghost)
         }
         Op::SqueezeExcite { .. } => {
-            if !consts(&[1, 2, 3, 4]) {
-                return Err("weights computed at run time are not supported".into());
-            }
+            fused_inputs(&[1, 2, 3, 4])?;
             Ok(How::SqueezeExcite)
         }
         op => unreachable!("{} is not a convolution", op.name()),
     }
 }
 
-fn conv_how(graph: &Graph, n: &Node, c: &Conv) -> Result<How, String> {
+/// The fused kernel a convolution runs on, or the general one.
+fn conv_how(graph: &Graph, n: &Node, c: &Conv) -> How {
     let x = graph.shape(n.inputs[0]);
     let w = graph.shape(n.inputs[1]);
-    let mut weights = vec![n.inputs[1]];
-    weights.extend(c.bias_input().map(|b| n.inputs[b]));
-    if weights.iter().any(|&t| !graph.tensor(t).is_const()) {
-        return Err("weights computed at run time are not supported".into());
-    }
-    if c.dilation != [1, 1] {
-        return Err("dilated convolutions are not supported".into());
+    let is_const = |t| graph.tensor(t).is_const();
+    let weights_const = is_const(n.inputs[1]) && c.bias_input().is_none_or(|b| is_const(n.inputs[b]));
+    let activations = !is_const(n.inputs[0])
+        && c.residual_input().is_none_or(|r| !is_const(n.inputs[r]))
+        && c.scale_input().is_none_or(|s| !is_const(n.inputs[s]));
+    if !weights_const || !activations || c.dilation != [1, 1] {
+        return How::General;
     }
     if c.is_depthwise(x[1], w[0]) {
-        if c.scale {
-            return Err("an input scale on a depthwise convolution is not supported".into());
-        }
-        return Ok(How::Depthwise);
+        return if c.scale { How::General } else { How::Depthwise };
     }
     if c.groups != 1 {
-        return Err(format!("grouped convolutions ({} groups, not depthwise) are not supported", c.groups));
+        return How::General;
     }
     if c.kernel == [1, 1] && c.stride == [1, 1] && c.pads == [0; 4] {
-        return Ok(How::Pointwise);
+        return How::Pointwise;
     }
-    if c.scale {
-        return Err("an input scale on a dense convolution is not supported".into());
-    }
-    Ok(How::Dense)
+    if c.scale { How::General } else { How::Dense }
 }
 
 /// Arguments of a depthwise convolution of `channels` channels from `x` to `y`.
@@ -93,7 +94,7 @@ fn depthwise_args(c: &Conv, x: (Layout, View), y: (Layout, View), weights: usize
 
 pub(super) fn emit(e: &mut Emit<'_>, i: usize, n: &Node, how: How) {
     let g = e.graph;
-    let lay = |t| Layout::of(g, t).expect("classified");
+    let lay = |t| Layout::of(g, t);
     let view = |e: &Emit<'_>, t| View { off: e.at(t), ld: lay(t).channels };
     let name = n.name.as_str();
     match (how, &n.op) {
@@ -129,9 +130,9 @@ pub(super) fn emit(e: &mut Emit<'_>, i: usize, n: &Node, how: How) {
             let wo = e.dense_weights(n.inputs[1], c.bias_input().map(|b| n.inputs[b]));
             let x = n.inputs[0];
             let xl = lay(x);
-            let from_input = x == g.inputs[0] && !e.plan.offsets.contains_key(&x);
+            let from_input = x == g.inputs[0];
             let xs = if from_input {
-                Strided { off: 0, cs: xl.hw, rs: xl.w, ps: 1 }
+                Strided { off: e.input_offset(), cs: xl.hw, rs: xl.w, ps: 1 }
             } else {
                 Strided { off: e.at(x), cs: 1, rs: xl.w * xl.channels, ps: xl.channels }
             };
@@ -227,7 +228,42 @@ pub(super) fn emit(e: &mut Emit<'_>, i: usize, n: &Node, how: How) {
             e.push(name, Kind::Gemm(gemv(c, r, pooled, hidden, b1, bias1, act(Some(*a)))));
             e.push(name, Kind::Gemm(gemv(r, c, hidden, out, b2, bias2, act(Some(*gate)))));
         }
+        (How::General, Op::Conv(c)) => general(e, n, c),
         (how, op) => unreachable!("classified {how:?} for {}", op.name()),
     }
+}
+
+/// Any convolution on the general kernel: every operand read through its strides.
+fn general(e: &mut Emit<'_>, n: &Node, c: &Conv) {
+    let (x, y) = (n.inputs[0], n.output);
+    let (xd, yd) = (e.dims(x), e.dims(y));
+    let w = e.graph.shape(n.inputs[1]).clone();
+    let shape = rt::nd::ConvShape {
+        n: xd[0],
+        c: xd[1],
+        h: xd[2],
+        w: xd[3],
+        m: yd[1],
+        oh: yd[2],
+        ow: yd[3],
+        kh: w[2],
+        kw: w[3],
+        groups: c.groups,
+        sh: c.stride[0],
+        sw: c.stride[1],
+        dh: c.dilation[0],
+        dw: c.dilation[1],
+        pt: c.pads[0],
+        pl: c.pads[1],
+    };
+    let (xv, wv, yv) = (e.view(x), e.view(n.inputs[1]), e.view(y));
+    let bias = c.bias_input().map(|b| e.view(n.inputs[b]));
+    let residual = c.residual_input().map(|r| e.view(n.inputs[r]));
+    // The scale is N x C x 1 x 1; the kernel reads it over N and C.
+    let scale = c.scale_input().map(|s| {
+        let v = e.view(n.inputs[s]);
+        Operand { src: v.src, strides: v.strides[..2].to_vec() }
+    });
+    e.push(&n.name, Kind::Conv { shape, act: act(c.act), x: xv, w: wv, bias, scale, residual, y: yv });
 }
 

@@ -1,58 +1,71 @@
-//! Element-wise ops left standing by the fusion passes: binary arithmetic and activations.
+//! Element-wise ops left standing by the fusion passes: arithmetic with broadcasting (a
+//! constant or a computed operand on either side), activations, and BatchNorm that did
+//! not fold into a convolution; all on the general kernels.
 
 use ghostnet_runtime as rt;
-use rt::isa::Act as RtAct;
-use rt::ops::{BinOp, Mat};
+use rt::isa::{Act as RtAct, Src};
+use rt::ops::BinOp;
 
 use super::emit::Emit;
-use super::{act, How, Kind, Layout};
+use super::layout::{broadcast, coalesce};
+use super::{act, How, Kind, Operand};
 use crate::ir::{Graph, Node, Op};
 
 pub(super) fn classify(graph: &Graph, n: &Node) -> Result<How, String> {
+    if let Op::BatchNorm { .. } = n.op
+        && n.inputs[1..].iter().any(|&t| !graph.tensor(t).is_const())
+    {
+        // The ONNX front end refuses these; a graph built otherwise may have them.
+        return Err("BatchNormalization parameters computed at run time are not supported".into());
+    }
+    Ok(How::General)
+}
+
+pub(super) fn emit(e: &mut Emit<'_>, n: &Node, how: How) {
+    assert_eq!(how, How::General, "element-wise ops run on the general kernels");
+    let y = n.output;
     match &n.op {
         Op::Add | Op::Sub | Op::Mul | Op::Div => {
-            if n.inputs.iter().any(|&t| graph.tensor(t).is_const()) {
-                return Err("a constant operand is not supported by the Rust back end".into());
-            }
-            let (a, b, o) = (graph.shape(n.inputs[0]), graph.shape(n.inputs[1]), graph.shape(n.output));
-            let fits = |s: &Vec<usize>| s == o || (s.len() == 4 && o.len() == 4 && s[..2] == o[..2] && s[2] * s[3] == 1);
-            if a != o || !fits(b) {
-                return Err("only same-shape operands or a per-channel gate on the second operand are supported".into());
-            }
-            Ok(How::Binary(match n.op {
+            let op = match n.op {
                 Op::Add => BinOp::Add,
                 Op::Sub => BinOp::Sub,
                 Op::Mul => BinOp::Mul,
                 _ => BinOp::Div,
-            }))
+            };
+            let (a, b) = (e.view(n.inputs[0]), e.view(n.inputs[1]));
+            let (ad, bd) = (e.dims(n.inputs[0]), e.dims(n.inputs[1]));
+            let (yv, yd) = (e.view(y), e.dims(y));
+            zip(e, &n.name, op, &yd, (a, &ad), (b, &bd), yv);
         }
-        Op::Activation(a) => Ok(How::Unary(act(Some(*a)))),
-        op => Err(format!("{} is not supported by the Rust back end", op.name())),
+        Op::Activation(a) => {
+            let (xv, yv) = (e.view(n.inputs[0]), e.view(y));
+            let dims = e.dims(y);
+            e.map(&n.name, &dims, xv, yv, act(Some(*a)));
+        }
+        Op::BatchNorm { epsilon } => {
+            // y = x * s + t per channel (axis 1), s and t computed here in f64.
+            let p: Vec<&[f32]> = n.inputs[1..].iter().map(|&t| e.data(t)).collect();
+            let c = p[0].len();
+            let s: Vec<f64> = (0..c).map(|i| p[0][i] as f64 / (p[3][i] as f64 + *epsilon as f64).sqrt()).collect();
+            let scale: Vec<f32> = s.iter().map(|&v| v as f32).collect();
+            let shift: Vec<f32> = (0..c).map(|i| (p[1][i] as f64 - p[2][i] as f64 * s[i]) as f32).collect();
+            let dims = e.dims(y);
+            let strides: Vec<isize> = (0..dims.len()).map(|d| (d == 1) as isize).collect();
+            let sv = Operand { src: Src::Weights(e.values(&scale)), strides: strides.clone() };
+            let tv = Operand { src: Src::Weights(e.values(&shift)), strides };
+            let (xv, yv) = (e.view(n.inputs[0]), e.view(y));
+            zip(e, &n.name, BinOp::Mul, &dims, (xv, &dims), (sv, &dims), yv.clone());
+            zip(e, &n.name, BinOp::Add, &dims, (yv.clone(), &dims), (tv, &dims), yv);
+        }
+        op => unreachable!("{} is not element-wise", op.name()),
     }
 }
 
-pub(super) fn emit(e: &mut Emit<'_>, n: &Node, how: How) {
-    let g = e.graph;
-    let lay = |t| Layout::of(g, t).expect("classified");
-    let name = n.name.as_str();
-    match how {
-        How::Binary(op) => {
-            let (a, b, y) = (n.inputs[0], n.inputs[1], n.output);
-            let l = lay(y);
-            let bl = lay(b);
-            let mat = |e: &Emit<'_>, t, l: Layout| Mat { off: e.at(t), rs: if l.hw == 1 { 0 } else { l.channels }, cs: 1 };
-            let (am, bm, ym) = (mat(e, a, l), mat(e, b, bl), mat(e, y, l));
-            let ym = Mat { rs: l.channels, ..ym };
-            let am = Mat { rs: l.channels, ..am };
-            e.push(name, Kind::Binary { op, a: am, b: bm, y: ym, rows: l.hw, cols: l.channels, act: RtAct::None });
-        }
-        How::Unary(a) => {
-            let (x, y) = (n.inputs[0], n.output);
-            let l = lay(y);
-            let m = |e: &Emit<'_>, t| Mat { off: e.at(t), rs: l.channels, cs: 1 };
-            let (xm, ym) = (m(e, x), m(e, y));
-            e.push(name, Kind::Unary { x: xm, y: ym, rows: l.hw, cols: l.channels, act: a });
-        }
-        how => unreachable!("classified {how:?} for {}", n.op.name()),
-    }
+/// `y = a op b` over `dims`, each operand (with its own dims) broadcast to them.
+fn zip(e: &mut Emit<'_>, layer: &str, op: BinOp, dims: &[usize], a: (Operand, &[usize]), b: (Operand, &[usize]), mut y: Operand) {
+    let mut sa = broadcast(a.1, &a.0.strides, dims);
+    let mut sb = broadcast(b.1, &b.0.strides, dims);
+    let dims = coalesce(dims, &mut [&mut sa, &mut sb, &mut y.strides]);
+    let (a, b) = (Operand { src: a.0.src, strides: sa }, Operand { src: b.0.src, strides: sb });
+    e.push(layer, Kind::Zip { op, dims, a, b, y, act: RtAct::None });
 }

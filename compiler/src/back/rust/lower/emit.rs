@@ -1,23 +1,56 @@
 //! The emission context: arena offsets from the plan, the steps written so far, and the
 //! weight blob with the packing of every kernel's weights (all packing is here).
 
+use std::collections::HashMap;
+
 use ghostnet_runtime as rt;
+use rt::isa::{Act as RtAct, Src};
 
 use super::super::memory;
+use super::layout::{self, Layouts};
 use super::plan::Plan;
-use super::{Kind, Step};
+use super::{Kind, Step, Operand};
 use crate::ir::{Graph, TensorId};
 
 pub(super) struct Emit<'g> {
     pub graph: &'g Graph,
+    pub layouts: &'g Layouts,
     pub plan: &'g Plan,
     weights: Vec<f32>,
     steps: Vec<Step>,
+    /// The image a fused kernel is emitted for (when the steps run on a whole batch, a
+    /// fused kernel is emitted once per image).
+    image: usize,
+    /// Blob offsets packed by each node's first emission, handed out again to its other
+    /// images' emissions (`replay`'s cursor).
+    packed: HashMap<usize, Vec<usize>>,
+    node: usize,
+    replay: Option<usize>,
+    /// Constants the general kernels read, by tensor: their offset in the blob.
+    consts: HashMap<TensorId, usize>,
 }
 
 impl<'g> Emit<'g> {
-    pub fn new(graph: &'g Graph, plan: &'g Plan) -> Self {
-        Emit { graph, plan, weights: Vec::new(), steps: Vec::new() }
+    pub fn new(graph: &'g Graph, layouts: &'g Layouts, plan: &'g Plan) -> Self {
+        Emit {
+            graph,
+            layouts,
+            plan,
+            weights: Vec::new(),
+            steps: Vec::new(),
+            image: 0,
+            packed: HashMap::new(),
+            node: usize::MAX,
+            replay: None,
+            consts: HashMap::new(),
+        }
+    }
+
+    /// Starts emitting node `node` for image `image` (0 when the steps run per image).
+    pub fn start(&mut self, node: usize, image: usize) {
+        self.node = node;
+        self.image = image;
+        self.replay = (image > 0).then_some(0);
     }
 
     /// The steps and the packed weights.
@@ -25,9 +58,14 @@ impl<'g> Emit<'g> {
         (self.steps, self.weights)
     }
 
-    /// Arena offset of activation `t`.
+    /// Arena offset of activation `t` (of the current image for a fused kernel).
     pub fn at(&self, t: TensorId) -> usize {
-        self.plan.offsets[&t]
+        self.plan.offsets[&t] + self.image * self.layouts.image_len(t)
+    }
+
+    /// The current image's offset into the caller's input.
+    pub fn input_offset(&self) -> usize {
+        self.image * self.layouts.image_len(self.graph.inputs[0])
     }
 
     pub fn push(&mut self, layer: &str, kind: Kind) {
@@ -35,16 +73,64 @@ impl<'g> Emit<'g> {
     }
 
     /// Appends `len` values written by `fill` to the blob, 16-aligned; returns the offset.
+    /// For a node's later images, returns what its first image packed instead.
     pub fn blob(&mut self, len: usize, fill: impl FnOnce(&mut [f32])) -> usize {
+        if let Some(k) = self.replay {
+            self.replay = Some(k + 1);
+            return self.packed[&self.node][k];
+        }
         let at = self.weights.len().div_ceil(memory::ALIGN) * memory::ALIGN;
         self.weights.resize(at + len, 0.0);
         fill(&mut self.weights[at..]);
+        self.packed.entry(self.node).or_default().push(at);
         at
     }
 
     /// The data of constant `t`.
     pub fn data(&self, t: TensorId) -> &'g [f32] {
         self.graph.data(t).expect("classified as constant")
+    }
+
+    /// Program dims of `t` (see [`Layouts`]).
+    pub fn dims(&self, t: TensorId) -> Vec<usize> {
+        self.layouts.dims(t).to_vec()
+    }
+
+    /// Where the general kernels read `t`: an activation in the arena (its layout there),
+    /// the graph input in the caller's buffer (row-major, NCHW), a constant in the blob
+    /// (row-major, packed on first use).
+    pub fn view(&mut self, t: TensorId) -> Operand {
+        if let Some(data) = self.graph.data(t) {
+            let off = match self.consts.get(&t) {
+                Some(&off) => off,
+                None => {
+                    let off = self.blob(data.len(), |out| out[..data.len()].copy_from_slice(data));
+                    self.consts.insert(t, off);
+                    off
+                }
+            };
+            return Operand { src: Src::Weights(off), strides: layout::row_major(self.graph.shape(t)) };
+        }
+        if self.graph.inputs.contains(&t) {
+            return Operand { src: Src::Input(0), strides: layout::row_major(self.layouts.dims(t)) };
+        }
+        Operand { src: Src::Arena(self.plan.offsets[&t]), strides: self.layouts.strides(t) }
+    }
+
+    /// `values` as a constant in the blob (row-major); returns the offset.
+    pub fn values(&mut self, values: &[f32]) -> usize {
+        self.blob(values.len(), |out| out[..values.len()].copy_from_slice(values))
+    }
+
+    /// A strided copy of `dims` elements from `x` to `y`.
+    pub fn copy(&mut self, layer: &str, dims: &[usize], x: Operand, y: Operand) {
+        self.map(layer, dims, x, y, RtAct::None);
+    }
+
+    /// `y = act(x)` over `dims`, the axes coalesced.
+    pub fn map(&mut self, layer: &str, dims: &[usize], mut x: Operand, mut y: Operand, act: RtAct) {
+        let dims = layout::coalesce(dims, &mut [&mut x.strides, &mut y.strides]);
+        self.push(layer, Kind::Map { dims, x, y, act });
     }
 
     /// Packs a 1x1 weight `[n, k, 1, 1]` and a bias for the GEMM; returns their offsets.
@@ -89,5 +175,14 @@ impl<'g> Emit<'g> {
         });
         let so = self.blob(n, |out| out[..n].copy_from_slice(bias));
         (bo, so)
+    }
+}
+
+/// `src` moved `delta` elements on.
+pub(super) fn shifted(src: Src, delta: usize) -> Src {
+    match src {
+        Src::Arena(o) => Src::Arena(o + delta),
+        Src::Weights(o) => Src::Weights(o + delta),
+        Src::Input(o) => Src::Input(o + delta),
     }
 }

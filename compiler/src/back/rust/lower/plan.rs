@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::super::memory::{self, Lifetime};
-use super::{How, Layout};
+use super::layout::Layouts;
+use super::{data, How, Layout};
 use crate::ir::{Graph, Op, TensorId};
 
 /// Buffers, their offsets, and which buffer each tensor lives in.
@@ -14,22 +15,32 @@ pub(super) struct Plan {
     /// Scratch offsets of node `i`.
     pub scratch: HashMap<usize, Vec<usize>>,
     pub input_in_arena: bool,
+    /// Outputs no node computes (constants, the input), copied into buffers of their own
+    /// (at these offsets) after the last node.
+    pub staged: Vec<(TensorId, usize)>,
     pub arena_len: usize,
 }
 
-pub(super) struct Planner<'g, L> {
-    graph: &'g Graph,
-    hows: &'g [How],
-    layout: &'g L,
+impl Plan {
+    /// Where output `t` is in the arena after the steps.
+    pub fn output_offset(&self, t: TensorId) -> usize {
+        self.staged.iter().find(|(s, _)| *s == t).map_or_else(|| self.offsets[&t], |(_, off)| *off)
+    }
 }
 
-impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
-    pub fn new(graph: &'g Graph, hows: &'g [How], layout: &'g L) -> Self {
-        Planner { graph, hows, layout }
+pub(super) struct Planner<'g> {
+    graph: &'g Graph,
+    hows: &'g [How],
+    layouts: &'g Layouts,
+}
+
+impl<'g> Planner<'g> {
+    pub fn new(graph: &'g Graph, hows: &'g [How], layouts: &'g Layouts) -> Self {
+        Planner { graph, hows, layouts }
     }
 
     fn size(&self, t: TensorId) -> usize {
-        (self.layout)(t).expect("classified").size()
+        self.layouts.size(t)
     }
 
     /// Scratch buffers node `i` needs, in elements.
@@ -37,23 +48,26 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
         let n = &self.graph.nodes[i];
         match (&self.hows[i], &n.op) {
             (How::Ghost, Op::Ghost { residual, gate, .. }) if *residual || *gate => {
-                let l = (self.layout)(n.output).unwrap();
+                let l = Layout::of(self.graph, n.output);
                 vec![l.hw * self.graph.shape(n.inputs[1])[0]]
             }
             (How::SqueezeExcite, _) => vec![self.graph.shape(n.inputs[0])[1], self.graph.shape(n.inputs[1])[0]],
+            (How::General, _) => data::scratch(self.graph, self.layouts, n),
             _ => vec![],
         }
     }
 
-    /// The activation inputs node `i` reads from the arena (a dense convolution reads the
-    /// graph input from the caller's buffer).
+    /// The activation inputs node `i` reads from the arena: the fused kernels read the
+    /// graph input there too (but a dense convolution reads it from the caller's buffer,
+    /// as the general kernels do).
     fn reads(&self, i: usize) -> Vec<TensorId> {
         let n = &self.graph.nodes[i];
+        let input = self.graph.inputs[0];
         n.inputs
             .iter()
             .copied()
             .filter(|&t| !self.graph.tensor(t).is_const())
-            .filter(|&t| !(self.hows[i] == How::Dense && t == self.graph.inputs[0] && n.inputs[0] == t))
+            .filter(|&t| t != input || (self.hows[i].fused() && !(self.hows[i] == How::Dense && n.inputs[0] == t)))
             .collect()
     }
 
@@ -70,6 +84,10 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
         let g = self.graph;
         let input = g.inputs[0];
         let input_in_arena = (0..g.nodes.len()).any(|i| self.reads(i).contains(&input));
+        let defined: std::collections::HashSet<TensorId> = g.nodes.iter().map(|n| n.output).collect();
+        let mut staged: Vec<TensorId> = g.outputs.iter().copied().filter(|o| !defined.contains(o)).collect();
+        staged.sort_unstable();
+        staged.dedup();
         // Buffers: one per tensor to start with; aliases share their source's.
         let mut root: HashMap<TensorId, usize> = HashMap::new();
         let mut sizes: Vec<usize> = Vec::new();
@@ -90,6 +108,12 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
                 root.insert(n.output, b);
             }
         }
+        // A staged input gets a buffer apart from the arena copy the fused kernels read.
+        let mut staged_bufs = HashMap::new();
+        for &t in &staged {
+            staged_bufs.insert(t, new_buf(&mut sizes, self.size(t)));
+        }
+        let buf_of = |root: &HashMap<TensorId, usize>, t: TensorId| staged_bufs.get(&t).or_else(|| root.get(&t)).copied();
         // Last reader of each buffer, before any in-place merging.
         let mut last_read = vec![0usize; sizes.len()];
         for i in 0..g.nodes.len() {
@@ -97,7 +121,7 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
                 last_read[root[&t]] = i;
             }
         }
-        let out_buf = root[&g.outputs[0]];
+        let out_bufs: Vec<usize> = g.outputs.iter().filter_map(|&o| buf_of(&root, o)).collect();
         // In place: an output takes its residual's buffer when that residual dies here.
         // Merged buffers point to the one they joined (`merged`, followed to its end).
         let mut merged: Vec<usize> = (0..sizes.len()).collect();
@@ -113,7 +137,7 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
             let (rb, ob) = (find(&merged, root[&r]), find(&merged, root[&n.output]));
             let x_buf = root.get(&n.inputs[0]).map(|&b| find(&merged, b));
             let same = self.size(r) == self.size(n.output);
-            if last_read[rb] == i && Some(rb) != x_buf && rb != out_buf && same && rb != ob {
+            if last_read[rb] == i && Some(rb) != x_buf && !out_bufs.contains(&rb) && same && rb != ob {
                 merged[ob] = rb;
             }
         }
@@ -137,7 +161,9 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
                 touch(root[&t], i + 1);
             }
         }
-        touch(root[&g.outputs[0]], end);
+        for &o in &g.outputs {
+            touch(buf_of(&root, o).expect("every output has a buffer"), end);
+        }
         let mut lifetimes: Vec<Lifetime> = Vec::new();
         let mut buf_slot: Vec<Option<usize>> = vec![None; sizes.len()];
         for (b, l) in life.iter().enumerate() {
@@ -154,11 +180,12 @@ impl<'g, L: Fn(TensorId) -> Result<Layout, String>> Planner<'g, L> {
             }
         }
         let (offs, arena_len) = memory::place(&lifetimes);
-        let offsets = root.iter().filter_map(|(&t, &b)| buf_slot[b].map(|s| (t, offs[s]))).collect();
+        let offsets: HashMap<TensorId, usize> = root.iter().filter_map(|(&t, &b)| buf_slot[b].map(|s| (t, offs[s]))).collect();
+        let staged = staged.iter().map(|t| (*t, offs[buf_slot[staged_bufs[t]].expect("staged outputs are alive at the end")])).collect();
         let mut scratch: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, slot) in scratch_slots {
             scratch.entry(i).or_default().push(offs[slot]);
         }
-        Plan { offsets, scratch, input_in_arena, arena_len }
+        Plan { offsets, scratch, input_in_arena, staged, arena_len }
     }
 }

@@ -330,10 +330,14 @@ fn kept(r: &Resize<'_>, d: usize) -> bool {
     r.dims[d] == r.x_dims[d] && r.scales[d] == 1.0
 }
 
-/// The input index nearest resizing reads for output index `x`.
+/// The input index nearest resizing reads for output index `x` (an axis of scale 1 as
+/// it is, as ONNX Runtime does).
 #[inline]
 fn nearest(r: &Resize<'_>, d: usize, x: usize) -> usize {
     let len = r.x_dims[d];
+    if r.scales[d] == 1.0 {
+        return x.min(len - 1);
+    }
     let s = resize_source(r.coord, x, r.scales[d], len, r.dims[d]);
     let half = floor(s) + 0.5 == s;
     let v = match r.interp {

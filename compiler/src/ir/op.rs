@@ -360,8 +360,12 @@ impl Resize {
         }
     }
 
-    /// The input index nearest-neighbour resizing reads for output index `x` of `axis`.
+    /// The input index nearest-neighbour resizing reads for output index `x` of `axis`
+    /// (ONNX Runtime reads an axis of scale 1 as it is, whatever the transformation).
     pub fn nearest_index(&self, axis: usize, x: usize, len: usize) -> usize {
+        if self.scales[axis] == 1.0 {
+            return x.min(len - 1);
+        }
         let s = self.source(axis, x, len);
         let r = match self.mode {
             ResizeMode::Nearest(NearestMode::Floor) => s.floor(),

@@ -280,11 +280,11 @@ fn int8_layers_match_the_interpreter() {
         (c.bias, c.act) = (true, Some(Act::Relu));
         let cheap = g.push("g.cheap_operation", Op::Conv(c), vec![prim, w2, b2]).unwrap();
         let cat = g.push("g.cat", Op::Concat { axis: 1 }, vec![prim, cheap]).unwrap();
-        let pooled = g.push("att.pool", Op::AveragePool(ghostnet_compiler::ir::Pool { kernel: [2, 2], stride: [2, 2], pads: [0; 4], count_include_pad: true }), vec![x]).unwrap();
+        let pooled = g.push("att.pool", Op::AveragePool(ghostnet_compiler::ir::Pool::new([2, 2], [2, 2])), vec![x]).unwrap();
         let wa = konst(&mut g, "wa", vec![24, 24, 1, 1], 8);
         let att = g.push("att.conv", Op::Conv(Conv::new(1, 1, 0, 1)), vec![pooled, wa]).unwrap();
         let gate = g.push("att.sigmoid", Op::Activation(Act::Sigmoid), vec![att]).unwrap();
-        let up = g.push("att.up", Op::Resize { size: [8, 8] }, vec![gate]).unwrap();
+        let up = g.push("att.up", Op::Resize(ghostnet_compiler::ir::Resize::nearest(&[1, 24, 4, 4], vec![1, 24, 8, 8])), vec![gate]).unwrap();
         let gated = g.push("mul", Op::Mul, vec![cat, up]).unwrap();
         let out = g.push("add", Op::Add, vec![gated, x]).unwrap();
         g.outputs.push(out);

@@ -280,11 +280,13 @@ pub fn extent(rows: usize, stride: usize, width: usize) -> usize {
     if rows == 0 || width == 0 { 0 } else { (rows - 1) * stride + width }
 }
 
-/// Where a kernel reads a matrix of weights from.
+/// Where a kernel reads an operand from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Src {
     /// Offset into the packed weight blob.
     Weights(usize),
     /// Offset into the arena.
     Arena(usize),
+    /// Offset into the caller's input image (NCHW, as given).
+    Input(usize),
 }

@@ -11,6 +11,9 @@
 //! compile time. Kernels check every range they touch, so a planning mistake panics
 //! instead of corrupting memory.
 //!
+//! [`nd`] holds the general kernels (plain loops over strided views of any rank) for the
+//! ops around a CNN that the fused kernels do not cover.
+//!
 //! The generated networks carry these sources inside themselves (so they need no
 //! dependency): every module here is a single file that refers to its siblings through
 //! `super::`, and says its own `cfg` in an inner attribute.
@@ -25,6 +28,7 @@ pub mod dwconv;
 pub mod exec;
 pub mod gemm;
 pub mod isa;
+pub mod nd;
 pub mod neon;
 pub mod ops;
 pub mod pool;

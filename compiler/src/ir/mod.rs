@@ -5,8 +5,9 @@
 //! ends resolve dynamic dimensions and fold shape arithmetic before a graph exists.
 //!
 //! Semantics:
-//! - All tensors are `f32`. Activations are NCHW (rank 4) until they are flattened for the
-//!   classifier (rank 2); a gate such as the squeeze-excite output is `N x C x 1 x 1`.
+//! - All tensors are `f32`. In a GhostNet, activations are NCHW (rank 4) until they are
+//!   flattened for the classifier (rank 2), and a gate such as the squeeze-excite output is
+//!   `N x C x 1 x 1`; the general ops take tensors of any rank.
 //! - A tensor is exactly one of: a graph input, a constant (it carries `data`), or the
 //!   output of exactly one node. Constants are the weights; op parameters that ONNX passes as
 //!   tensors (shapes, axes, pads, sizes) are resolved into [`Op`] attributes by the front end.
@@ -14,6 +15,7 @@
 //!   and outputs of nodes before it. [`Graph::validate`] checks this, the arity of each op,
 //!   and that each stored output shape equals the one [`Op::infer_shape`] derives from the
 //!   inputs. The pass driver validates after every pass.
+//! - Tensors have at most [`MAX_RANK`] dimensions.
 //! - Every node has a single output. Tensors that no node and no graph output refers to are
 //!   garbage; [`Graph::compact`] drops them.
 
@@ -24,12 +26,17 @@ mod valid;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use op::{apply_act, broadcast, Act, Conv, FakeQuant, Op, Pool, SliceAxis};
+pub use op::{
+    apply_act, broadcast, matmul_shape, Act, Conv, CoordMode, FakeQuant, NearestMode, Op, PadMode, Pool, Resize, ResizeMode, SliceAxis,
+};
 pub use precision::{Precision, QParams, Quant};
 pub use valid::{ValidationError, ValidationErrors};
 
 /// A tensor shape; every dimension is known.
 pub type Shape = Vec<usize>;
+
+/// Most dimensions a tensor has (the general kernels index up to this many).
+pub const MAX_RANK: usize = 16;
 
 /// Index of a tensor in [`Graph::tensors`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -84,9 +91,10 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node in `f32`.
-    pub fn new(name: String, op: Op, inputs: Vec<TensorId>, output: TensorId, fused: Vec<String>) -> Self {
-        Node { name, op, inputs, output, fused, precision: Precision::F32, quant: None }
+    /// A node, in `f32`. Every node of every graph is made here, so that a new field gets
+    /// its default in one place.
+    pub fn new(name: impl Into<String>, op: Op, inputs: Vec<TensorId>, output: TensorId, fused: Vec<String>) -> Self {
+        Node { name: name.into(), op, inputs, output, fused, precision: Precision::F32, quant: None }
     }
 }
 
@@ -98,6 +106,10 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
+    /// The name of each output, as the model gives it (the tensor an output refers to
+    /// changes as the passes rewrite the graph; its name stays). Empty for graphs built
+    /// without names: [`Graph::output_name`] then gives the tensor's name.
+    pub output_names: Vec<String>,
 }
 
 /// Product of the dimensions. Shapes in a validated graph never overflow; see [`checked_numel`].
@@ -186,6 +198,19 @@ impl Graph {
         let id = TensorId(u32::try_from(self.tensors.len()).expect("more than 2^32 tensors"));
         self.tensors.push(t);
         id
+    }
+
+    /// Makes `t` a graph output, named after the tensor.
+    pub fn add_output(&mut self, t: TensorId) {
+        if self.output_names.len() == self.outputs.len() {
+            self.output_names.push(self.tensor(t).name.clone());
+        }
+        self.outputs.push(t);
+    }
+
+    /// The name of output `k`.
+    pub fn output_name(&self, k: usize) -> &str {
+        self.output_names.get(k).map_or_else(|| self.tensor(self.outputs[k]).name.as_str(), String::as_str)
     }
 
     /// Adds a graph input.
@@ -323,7 +348,8 @@ impl Graph {
         let out = size(n.output);
         let read = n.inputs.iter().fold(0u64, |acc, &t| acc.saturating_add(size(t)));
         let window = match &n.op {
-            Op::AveragePool(p) => out.saturating_mul(p.kernel[0] as u64).saturating_mul(p.kernel[1] as u64),
+            Op::AveragePool(p) | Op::MaxPool(p) => out.saturating_mul(p.kernel[0] as u64).saturating_mul(p.kernel[1] as u64),
+            Op::Resize(r) if matches!(r.mode, ResizeMode::Linear) => out.saturating_mul(1 << r.sizes.len().min(16)),
             _ => 0,
         };
         self.node_macs(n).saturating_add(out).saturating_add(read).saturating_add(window)

@@ -1,9 +1,13 @@
 //! Graph rewrites. Each pass is small and named for what it does; the driver validates
-//! the graph after every pass, so a broken rewrite is caught where it happens.
+//! the graph after every pass, so a broken rewrite is caught where it happens. Passes
+//! rewrite through [`rewrite::Rewriter`], which keeps the producer and reader maps up to
+//! date, so a pass is one walk over the nodes, linear in their number.
 //!
 //! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
-//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions, and
-//!   parallel convolution branches that are summed merge into one (re-parameterization).
+//!   reshapes go, constant subgraphs are evaluated, neutral constants (`x + 0`, `x * 1`)
+//!   go and per-channel constants fold into the convolution before them, BatchNorm folds
+//!   into convolutions, and parallel convolution branches that are summed merge into one
+//!   (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
 mod absorb_fake_quant;
@@ -20,6 +24,8 @@ mod fuse_squeeze_excite;
 mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
+pub mod rewrite;
+mod simplify;
 
 use crate::ir::{Graph, Precision, ValidationErrors};
 
@@ -33,6 +39,7 @@ pub struct Pass {
 pub const NORMALIZE: &[Pass] = &[
     Pass { name: "remove_identity", run: remove_identity::run },
     Pass { name: "fold_constants", run: fold_constants::run },
+    Pass { name: "simplify", run: simplify::run },
     Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
     Pass { name: "reparameterize", run: reparameterize::run },
     Pass { name: "dead_code", run: dead_code::run },

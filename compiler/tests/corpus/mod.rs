@@ -328,20 +328,20 @@ pub fn cases() -> Vec<Case> {
         let t = m.graph.as_mut().unwrap().initializer.iter_mut().find(|t| t.name == shape_input).unwrap();
         t.int64_data = vec![3, -1];
     }), ONNX, "cannot reshape 16 elements to [3, -1]");
-    add("slice_step_two.onnx", edited(|m| {
+    add("slice_step_zero.onnx", edited(|m| {
         let g = m.graph.as_mut().unwrap();
         let steps = {
             let mut t = TensorProto::new();
-            t.name = "two".into();
+            t.name = "zero".into();
             t.data_type = 7;
             t.dims = vec![1];
-            t.int64_data = vec![2];
+            t.int64_data = vec![0];
             t
         };
         g.initializer.push(steps);
         let n = g.node.iter_mut().find(|n| n.op_type == "Slice").unwrap();
-        n.input.push("two".into());
-    }), ONNX, "step 2 on axis 1 is not supported; only step 1");
+        n.input.push("zero".into());
+    }), ONNX, "(Slice): a step is zero");
 
     // Ops and opsets.
     add("unsupported_op.onnx", edited(|m| node(m, "act1/relu").op_type = "LSTM".into()), ONNX, "'act1/relu' (LSTM)");

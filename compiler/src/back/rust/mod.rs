@@ -52,8 +52,9 @@ impl Default for Options {
 /// Why the back end could not write a graph.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the Rust back end cannot compile {} node(s):\n  - {}", .0.len(), .0.join("\n  - "))]
-    Unsupported(Vec<String>),
+    /// Nodes or a graph the back end cannot run; the message groups them by op and reason.
+    #[error("{0}")]
+    Unsupported(lower::Problems),
     #[error("{0}")]
     Internal(String),
 }

@@ -225,6 +225,7 @@ pub fn build_with_limits(spec: &Spec, source: &mut Source, limits: &Limits) -> R
     }
     let logits = logits.map_err(|(layer, message)| Error::Shape { layer, message })?;
     b.g.outputs.push(logits);
+    b.g.output_names.push("logits".into());
     let mut over = Vec::new();
     for t in b.g.tensors.iter().filter(|t| !t.is_const()) {
         if crate::ir::checked_numel(&t.shape).is_none_or(|n| n as u64 > limits.max_tensor_elements) {
@@ -370,13 +371,13 @@ impl Builder<'_> {
         let x1 = self.conv_bn(&format!("{name}.primary_conv"), 0, x, init, Conv::new(1, 1, 0, 1), act)?;
         let x2 = self.conv_bn(&format!("{name}.cheap_operation"), 0, x1, init, Conv::new(3, 1, 1, init), act)?;
         let cat = self.op(&format!("{name}/concat"), Op::Concat { axis: 1 }, vec![x1, x2])?;
-        let axes = vec![crate::ir::SliceAxis { axis: 1, start: 0, end: out }];
+        let axes = vec![crate::ir::SliceAxis::range(1, 0, out)];
         self.op(&format!("{name}/slice"), Op::Slice { axes }, vec![cat])
     }
 
     /// timm `GhostModuleV2` in `attn` mode: the ghost module times a DFC attention gate.
     fn ghost_v2(&mut self, name: &str, x: TensorId, out: usize) -> Built {
-        let pool = Pool { kernel: [2, 2], stride: [2, 2], pads: [0; 4], count_include_pad: true };
+        let pool = Pool { count_include_pad: true, ..Pool::new([2, 2], [2, 2]) };
         let p = self.op(&format!("{name}/avg_pool"), Op::AveragePool(pool), vec![x])?;
         let sc = format!("{name}.short_conv");
         let r = self.conv_bn(&sc, 0, p, out, Conv::new(1, 1, 0, 1), false)?;
@@ -384,8 +385,8 @@ impl Builder<'_> {
         let r = self.conv_bn(&sc, 4, r, out, Conv::new2([5, 1], [1, 1], [2, 0, 2, 0], out), false)?;
         let gate = self.op(&format!("{name}/gate"), Op::Activation(Act::Sigmoid), vec![r])?;
         let y = self.ghost(name, x, out, true)?;
-        let size = [self.shape(y)[2], self.shape(y)[3]];
-        let up = self.op(&format!("{name}/upsample"), Op::Resize { size }, vec![gate])?;
+        let resize = crate::ir::Resize::nearest(self.shape(gate), self.shape(y).to_vec());
+        let up = self.op(&format!("{name}/upsample"), Op::Resize(resize), vec![gate])?;
         self.op(&format!("{name}/mul"), Op::Mul, vec![y, up])
     }
 

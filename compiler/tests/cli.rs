@@ -240,9 +240,27 @@ fn compile_writes_the_module_and_its_weights_and_summarizes() {
 }
 
 #[test]
+fn missing_output_directories_are_created() {
+    let dir = common::scratch_dir("cli_compile_mkdir");
+    let out = dir.join("a/b/net.rs");
+    let o = ghostc(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file() && dir.join("a/b/net.weights.bin").is_file());
+}
+
+#[test]
 fn unwritable_output_is_an_error() {
-    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", "/nonexistent-dir/sub/net.rs"]);
-    assert!(e.contains("cannot write '/nonexistent-dir/sub/net"), "{e}");
+    let dir = common::scratch_dir("cli_compile_unwritable");
+    // A directory cannot be made below a file (not even by root).
+    std::fs::write(dir.join("file"), b"x").unwrap();
+    let out = dir.join("file/sub/net.rs");
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&out)]);
+    assert!(e.contains("cannot create the directory") && e.contains("file/sub"), "{e}");
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&dir)]);
+    assert!(e.contains("must be a .rs file"), "{e}");
+    std::fs::create_dir(dir.join("d.rs")).unwrap();
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&dir.join("d.rs"))]);
+    assert!(e.contains("cannot write"), "{e}");
     let e = fails(&["--alpha", "0.5", "-o", "net.txt"]);
     assert!(e.contains("must be a .rs file"), "{e}");
 }

@@ -1,6 +1,6 @@
 #![cfg(feature = "std")]
 //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-//! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces.
+//! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces (unset, empty or blank: the best).
 
 use super::isa::Isa;
 
@@ -16,23 +16,59 @@ impl core::fmt::Display for IsaError {
 
 impl std::error::Error for IsaError {}
 
-/// The tier to run: `GHOSTNET_ISA` if set (and usable), else [`Isa::best`].
+/// The tier to run: `GHOSTNET_ISA` if set to a tier name (and usable), else [`Isa::best`].
 pub fn select() -> Result<Isa, IsaError> {
-    match std::env::var("GHOSTNET_ISA") {
-        Ok(name) => {
-            let isa = Isa::from_name(name.trim()).ok_or_else(|| {
-                IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon"))
-            })?;
-            if isa.supported() {
-                Ok(isa)
-            } else {
-                let usable: std::vec::Vec<&str> = Isa::ALL.iter().filter(|i| i.supported()).map(|i| i.name()).collect();
-                Err(IsaError(std::format!(
-                    "GHOSTNET_ISA={name}, but this CPU or build cannot run that tier (usable here: {})",
-                    usable.join(", ")
-                )))
-            }
+    select_from(std::env::var_os("GHOSTNET_ISA").as_deref())
+}
+
+/// The tier a value of `GHOSTNET_ISA` asks for: `None`, empty or blank means the best tier
+/// this CPU supports, as an unset variable does.
+pub fn select_from(value: Option<&std::ffi::OsStr>) -> Result<Isa, IsaError> {
+    let Some(value) = value else { return Ok(Isa::best()) };
+    let Some(name) = value.to_str() else {
+        return Err(IsaError(std::format!("GHOSTNET_ISA={value:?} is not a kernel tier; use scalar, avx2, avx512 or neon")));
+    };
+    if name.trim().is_empty() {
+        return Ok(Isa::best());
+    }
+    let isa = Isa::from_name(name.trim())
+        .ok_or_else(|| IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon")))?;
+    if isa.supported() {
+        Ok(isa)
+    } else {
+        let usable: std::vec::Vec<&str> = Isa::ALL.iter().filter(|i| i.supported()).map(|i| i.name()).collect();
+        Err(IsaError(std::format!("GHOSTNET_ISA={name}, but this CPU or build cannot run that tier (usable here: {})", usable.join(", "))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn unset_empty_and_blank_mean_the_best_tier() {
+        for value in [None, Some(""), Some("  "), Some("\n")] {
+            assert_eq!(select_from(value.map(OsStr::new)), Ok(Isa::best()), "{value:?}");
         }
-        Err(_) => Ok(Isa::best()),
+    }
+
+    #[test]
+    fn a_name_forces_its_tier() {
+        assert_eq!(select_from(Some(OsStr::new("scalar"))), Ok(Isa::Scalar));
+        assert_eq!(select_from(Some(OsStr::new(" scalar "))), Ok(Isa::Scalar));
+        for isa in Isa::ALL.into_iter().filter(|i| i.supported()) {
+            assert_eq!(select_from(Some(OsStr::new(isa.name()))), Ok(isa));
+        }
+    }
+
+    #[test]
+    fn unknown_and_unusable_names_are_errors() {
+        let e = select_from(Some(OsStr::new("sse9"))).unwrap_err();
+        assert!(e.0.contains("GHOSTNET_ISA=sse9 is not a kernel tier"), "{e}");
+        for isa in Isa::ALL.into_iter().filter(|i| !i.supported()) {
+            let e = select_from(Some(OsStr::new(isa.name()))).unwrap_err();
+            assert!(e.0.contains("cannot run that tier"), "{e}");
+        }
     }
 }

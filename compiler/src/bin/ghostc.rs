@@ -283,6 +283,9 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let weights_path = out.with_file_name(&weights_name);
     let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()) };
     let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory '{}' for '{}': {e}", dir.display(), out.display()))?;
+    }
     write_atomic(&weights_path, &compiled.weight_bytes())?;
     if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {
         let _ = std::fs::remove_file(&weights_path);

@@ -375,10 +375,45 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
     }
 }
 
-/// The whole generated file.
+/// Marks a public item or an `impl` `#[allow(dead_code)]` unless it already is: not every
+/// program uses every item of the interface.
+pub(super) fn allow_dead_code(item: &mut syn::Item) {
+    let allow: syn::Attribute = syn::parse_quote!(#[allow(dead_code)]);
+    let public = |v: &syn::Visibility| matches!(v, syn::Visibility::Public(_));
+    let attrs = match item {
+        syn::Item::Const(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Enum(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Fn(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Static(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Struct(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Type(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Impl(i) => &mut i.attrs,
+        _ => return,
+    };
+    let is_allow = |a: &syn::Attribute| a.path().is_ident("allow") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string() == "dead_code");
+    if !attrs.iter().any(is_allow) {
+        let docs = attrs.iter().take_while(|a| a.path().is_ident("doc")).count();
+        attrs.insert(docs, allow);
+    }
+}
+
+/// The whole generated file. It has no inner attributes, so that it works both as a module
+/// file (`mod net;`) and through `include!` (`mod net { include!(...); }`, as a build script
+/// writes it): the header is plain comments, and the public items are marked
+/// `#[allow(dead_code)]`.
 pub fn write_string(p: &Program, options: &Options) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
-    let mut code = prettyplease::unparse(&file);
+    let mut file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
+    let mut code = String::new();
+    for attr in std::mem::take(&mut file.attrs) {
+        if let syn::Meta::NameValue(nv) = &attr.meta
+            && nv.path.is_ident("doc")
+            && let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) = &nv.value
+        {
+            code.push_str(&format!("//{}\n", text.value()));
+        }
+    }
+    file.items.iter_mut().for_each(allow_dead_code);
+    code.push_str(&prettyplease::unparse(&file));
     code.push('\n');
     code.push_str(TEMPLATE_COMMON);
     code.push('\n');

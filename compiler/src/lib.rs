@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod interp;
 pub mod ir;
 pub mod passes;
+pub mod preprocess;
 
 /// Resource limits applied while reading untrusted model and weight files.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,6 +9,7 @@ pub mod back;
 pub mod front;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod imagenet;
 pub mod interp;
 pub mod ir;
 pub mod passes;

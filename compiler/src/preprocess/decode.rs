@@ -42,7 +42,7 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error>
 
 fn check_size(name: &str, width: u64, height: u64, max_pixels: u64) -> Result<(), Error> {
     if width == 0 || height == 0 {
-        return Err(Error::Empty { path: name.to_string(), width, height });
+        return Err(Error::Empty { path: name.to_string(), size: format!("{width}x{height} pixels") });
     }
     if width.saturating_mul(height) > max_pixels {
         return Err(Error::TooLarge { path: name.to_string(), width, height, limit: max_pixels });
@@ -56,7 +56,7 @@ fn png(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error> {
         DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             Error::Truncated { path: name.to_string(), format: "PNG", message: "the data ends early".into() }
         }
-        e => Error::Corrupt { path: name.to_string(), format: "PNG", message: e.to_string() },
+        e => Error::Corrupt { path: name.to_string(), format: "PNG", message: tidy(&e.to_string()) },
     };
     // The header alone gives the size, checked before anything is allocated for pixels.
     if bytes.len() < 24 || &bytes[12..16] != b"IHDR" {
@@ -106,7 +106,8 @@ fn jpeg(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error> {
     use zune_jpeg::errors::DecodeErrors;
     let error = |e: DecodeErrors| match e {
         DecodeErrors::ExhaustedData => Error::Truncated { path: name.to_string(), format: "JPEG", message: "the data ends early".into() },
-        DecodeErrors::ZeroError => Error::Empty { path: name.to_string(), width: 0, height: 0 },
+        DecodeErrors::ZeroError => Error::Empty { path: name.to_string(), size: "a width or height of 0".into() },
+        DecodeErrors::IoErrors(_) => Error::Truncated { path: name.to_string(), format: "JPEG", message: "the data ends early".into() },
         e => {
             let message = format!("{e:?}");
             if message.contains("No more bytes") || message.contains("EOF") || message.contains("end of") {
@@ -116,6 +117,10 @@ fn jpeg(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error> {
             }
         }
     };
+    // The decoder fills a cut-off scan with gray rather than failing; a silent wrong image.
+    if let Err(message) = jpeg_complete(bytes) {
+        return Err(Error::Truncated { path: name.to_string(), format: "JPEG", message: message.into() });
+    }
     let options = DecoderOptions::default().set_strict_mode(true).set_max_width(1 << 16).set_max_height(1 << 16);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     decoder.decode_headers().map_err(error)?;
@@ -139,4 +144,58 @@ fn jpeg(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error> {
         return Err(Error::Corrupt { path: name.to_string(), format: "JPEG", message: format!("decoded {} bytes for {width}x{height}x{channels}", pixels.len()) });
     }
     Ok(Image { width, height, channels, pixels })
+}
+
+/// The png crate's message with `ChunkType { type: IDAT, .. }` shortened to `IDAT`.
+fn tidy(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("ChunkType { type: ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "ChunkType { type: ".len()..];
+        let name_end = after.find(',').unwrap_or(after.len());
+        out.push_str(&after[..name_end]);
+        rest = after.find('}').map_or("", |j| &after[j + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether the JPEG's marker segments and scans run to its end-of-image marker: each
+/// segment's length fits, and each scan's entropy-coded data (where `FF` is followed only by
+/// a stuffed `00` or a restart marker) is followed by another marker.
+fn jpeg_complete(bytes: &[u8]) -> Result<(), &'static str> {
+    let mut i = 2;
+    loop {
+        // Fill bytes may precede a marker.
+        while bytes.get(i) == Some(&0xFF) && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        match (bytes.get(i), bytes.get(i + 1)) {
+            (Some(0xFF), Some(0xD9)) => return Ok(()),
+            (Some(0xFF), Some(&marker)) => {
+                let len = match bytes.get(i + 2..i + 4) {
+                    Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
+                    None => return Err("the data ends early"),
+                };
+                if len < 2 || i + 2 + len > bytes.len() {
+                    return Err("the data ends early");
+                }
+                i += 2 + len;
+                if marker == 0xDA {
+                    // Entropy-coded data up to the next marker.
+                    loop {
+                        match (bytes.get(i), bytes.get(i + 1)) {
+                            (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                            (Some(0xFF), Some(_)) => break,
+                            (Some(_), _) => i += 1,
+                            (None, _) => return Err("the data ends early, before the end-of-image marker"),
+                        }
+                    }
+                }
+            }
+            (None, _) | (Some(0xFF), None) => return Err("the data ends early, before the end-of-image marker"),
+            (Some(_), _) => return Err("a marker segment is followed by data that is not a marker"),
+        }
+    }
 }

@@ -38,8 +38,8 @@ pub enum Error {
     Truncated { path: String, format: &'static str, message: String },
     #[error("'{path}' is not a valid {format} file: {message}")]
     Corrupt { path: String, format: &'static str, message: String },
-    #[error("'{path}' is an empty image ({width}x{height} pixels)")]
-    Empty { path: String, width: u64, height: u64 },
+    #[error("'{path}' is an empty image ({size})")]
+    Empty { path: String, size: String },
     #[error("'{path}' is {width}x{height} pixels, more than the limit of {limit} pixels (--max-image-pixels)")]
     TooLarge { path: String, width: u64, height: u64, limit: u64 },
     #[error("'{path}': {what} images are not supported; {advice}")]

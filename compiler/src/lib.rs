@@ -14,6 +14,7 @@ pub mod interp;
 pub mod ir;
 pub mod passes;
 pub mod preprocess;
+pub mod profile;
 
 /// Resource limits applied while reading untrusted model and weight files.
 #[derive(Clone, Debug, PartialEq)]

@@ -23,6 +23,25 @@ pub fn load(path: &Path, max_pixels: u64) -> Result<Image, Error> {
     decode(&bytes, &name, max_pixels)
 }
 
+/// The network input of each image file: decoded and put through `transform`. Every file
+/// that cannot be used is reported, all at once.
+pub fn load_inputs(paths: &[std::path::PathBuf], transform: &super::Transform, max_pixels: u64) -> Result<Vec<Vec<f32>>, Error> {
+    transform.check()?;
+    let mut inputs = Vec::with_capacity(paths.len());
+    let mut errors = Vec::new();
+    for path in paths {
+        match load(path, max_pixels) {
+            Ok(image) => inputs.push(transform.apply(&image)),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(inputs),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Several(errors)),
+    }
+}
+
 /// Decodes a PNG or JPEG file's bytes; `name` names it in errors.
 pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image, Error> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {

@@ -46,6 +46,8 @@ pub enum Error {
     Unsupported { path: String, what: String, advice: &'static str },
     #[error("{}", .0.join("; "))]
     Options(Vec<String>),
+    #[error("{} of the images cannot be used:\n  - {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  - "))]
+    Several(Vec<Error>),
 }
 
 /// How the image is resized.
@@ -101,13 +103,18 @@ impl Transform {
     /// timm's defaults for an NCHW input shape: crop_pct 0.875, bicubic, ImageNet mean and
     /// std (for one channel, their averages 0.449 and 0.226).
     pub fn timm_eval(input_shape: &[usize]) -> Result<Transform, Error> {
+        let t = Transform::defaults(input_shape)?;
+        t.check()?;
+        Ok(t)
+    }
+
+    /// [`Transform::timm_eval`]'s values, not yet checked (to be changed, then checked).
+    pub fn defaults(input_shape: &[usize]) -> Result<Transform, Error> {
         let [_, channels, height, width] = *input_shape else {
             return Err(Error::Options(vec![format!("the input shape has {} dimensions, not the 4 of NxCxHxW", input_shape.len())]));
         };
         let (mean, std) = if channels == 1 { (vec![0.449], vec![0.226]) } else { (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()) };
-        let t = Transform { channels, height, width, crop_pct: DEFAULT_CROP_PCT, interpolation: Interpolation::Bicubic, mean, std };
-        t.check()?;
-        Ok(t)
+        Ok(Transform { channels, height, width, crop_pct: DEFAULT_CROP_PCT, interpolation: Interpolation::Bicubic, mean, std })
     }
 
     /// Every problem with the options, at once.
@@ -123,7 +130,7 @@ impl Transform {
             problems.push(format!("--crop-pct {} is not in (0, 4]", self.crop_pct));
         }
         for (flag, v) in [("--mean", &self.mean), ("--std", &self.std)] {
-            if v.len() != 1 && v.len() != self.channels {
+            if v.len() != 1 && v.len() != self.channels && (self.channels == 1 || self.channels == 3) {
                 problems.push(format!("{flag} has {} values; give 1 or {} (one per channel)", v.len(), self.channels));
             }
             if v.iter().any(|x| !x.is_finite()) {
@@ -270,6 +277,6 @@ mod tests {
         let e = t.check().unwrap_err().to_string();
         assert!(e.contains("--crop-pct 0 is not in (0, 4]") && e.contains("--mean has 2 values") && e.contains("--std has a zero"), "{e}");
         let e = Transform::timm_eval(&[1, 4, 224, 224]).unwrap_err().to_string();
-        assert!(e.contains("1 (grayscale) or 3 (RGB) channels, but the input has 4"), "{e}");
+        assert_eq!(e, "images give 1 (grayscale) or 3 (RGB) channels, but the input has 4");
     }
 }

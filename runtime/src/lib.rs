@@ -31,3 +31,48 @@ pub mod pool;
 mod simd;
 pub mod team;
 pub mod x86;
+
+/// Every module's source text, `(name, text)`, in the order the generated code carries them
+/// (`mod rt { pub mod isa { .. } .. }`): `ghostnet-compiler` copies them into each network,
+/// so that it needs no dependency. Modules whose first line is `#![cfg(feature = "std")]`
+/// are left out of the `no_std` form.
+pub const SOURCES: &[(&str, &str)] = &[
+    ("isa", include_str!("isa.rs")),
+    ("simd", include_str!("simd.rs")),
+    ("gemm", include_str!("gemm.rs")),
+    ("dwconv", include_str!("dwconv.rs")),
+    ("conv", include_str!("conv.rs")),
+    ("pool", include_str!("pool.rs")),
+    ("ops", include_str!("ops.rs")),
+    ("exec", include_str!("exec.rs")),
+    ("x86", include_str!("x86.rs")),
+    ("neon", include_str!("neon.rs")),
+    ("detect", include_str!("detect.rs")),
+    ("team", include_str!("team.rs")),
+];
+
+#[cfg(test)]
+mod tests {
+    /// Every module file is carried into the generated code, under its own name.
+    #[test]
+    #[cfg_attr(miri, ignore = "reads the source folder")]
+    fn sources_hold_every_module() {
+        extern crate std;
+        use std::string::String;
+        use std::vec::Vec;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.ends_with(".rs") && f != "lib.rs")
+            .map(|f| String::from(f.trim_end_matches(".rs")))
+            .collect();
+        files.sort();
+        let mut carried: Vec<String> = super::SOURCES.iter().map(|(m, _)| String::from(*m)).collect();
+        carried.sort();
+        assert_eq!(carried, files);
+        for (m, text) in super::SOURCES {
+            assert_eq!(*text, std::fs::read_to_string(dir.join(std::format!("{m}.rs"))).unwrap());
+        }
+    }
+}

@@ -231,21 +231,9 @@ pub(super) const TEMPLATE_COMMON: &str = include_str!("templates/common.rs");
 pub(super) const TEMPLATE_STD: &str = include_str!("templates/std.rs");
 pub(super) const TEMPLATE_NO_STD: &str = include_str!("templates/no_std.rs");
 
-/// Runtime source files carried into the generated code, in module order.
-const RUNTIME: &[(&str, &str)] = &[
-    ("isa", include_str!("../../../../runtime/src/isa.rs")),
-    ("simd", include_str!("../../../../runtime/src/simd.rs")),
-    ("gemm", include_str!("../../../../runtime/src/gemm.rs")),
-    ("dwconv", include_str!("../../../../runtime/src/dwconv.rs")),
-    ("conv", include_str!("../../../../runtime/src/conv.rs")),
-    ("pool", include_str!("../../../../runtime/src/pool.rs")),
-    ("ops", include_str!("../../../../runtime/src/ops.rs")),
-    ("exec", include_str!("../../../../runtime/src/exec.rs")),
-    ("x86", include_str!("../../../../runtime/src/x86.rs")),
-    ("neon", include_str!("../../../../runtime/src/neon.rs")),
-    ("detect", include_str!("../../../../runtime/src/detect.rs")),
-    ("team", include_str!("../../../../runtime/src/team.rs")),
-];
+/// Runtime source files carried into the generated code, in module order (the runtime crate
+/// holds them, so that this crate builds from its package alone).
+const RUNTIME: &[(&str, &str)] = ghostnet_runtime::SOURCES;
 
 /// Names of the runtime modules that are carried (for the test that none is forgotten).
 pub fn runtime_modules() -> impl Iterator<Item = &'static str> {

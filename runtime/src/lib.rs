@@ -1,7 +1,7 @@
 //! `ghostnet-runtime`: the kernels compiled GhostNets run on.
 //!
 //! Tiers: scalar (portable plain loops, the reference), AVX2+FMA and AVX-512F on x86-64,
-//! Advanced SIMD on AArch64. Each kernel body is written once, generic over [`simd::Simd`],
+//! Advanced SIMD on AArch64. Each kernel body is written once, generic over `simd::Simd`,
 //! and instantiated in thin `#[target_feature]` wrappers named `<isa>_<op>_f32_<tile>`;
 //! the public entry points (`gemm::gemm`, `dwconv::depthwise`, `conv::dense`,
 //! `pool::global_avg`) take the tier to run. [`isa::Isa::best`] detects the CPU once;
@@ -14,6 +14,18 @@
 //! The generated networks carry these sources inside themselves (so they need no
 //! dependency): every module here is a single file that refers to its siblings through
 //! `super::`, and says its own `cfg` in an inner attribute.
+//!
+//! ```
+//! use ghostnet_runtime::gemm::View;
+//! use ghostnet_runtime::isa::{Arena, Isa, Part};
+//! use ghostnet_runtime::pool::{global_avg, GlobalAvg};
+//!
+//! // The mean over 2 pixels of 3 channels, NHWC at offset 0, into offset 6.
+//! let mut mem = [1.0, 2.0, 3.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0];
+//! let g = GlobalAvg { pixels: 2, c: 3, x: View { off: 0, ld: 3 }, y: 6 };
+//! global_avg(Isa::best(), Arena::new(&mut mem), &g, Part::ALL);
+//! assert_eq!(&mem[6..], &[2.0, 3.0, 4.0]);
+//! ```
 #![no_std]
 
 #[cfg(feature = "std")]

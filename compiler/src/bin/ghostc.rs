@@ -184,7 +184,7 @@ struct ModelArgs {
     /// DSL: seed of the pseudo-random weights (default 0).
     #[arg(long)]
     seed: Option<u64>,
-    /// DSL: stage table as timm's cfgs, e.g. '[[[3,16,16,0,1]],[[3,48,24,0,2]]]', or @FILE.
+    /// DSL: stage table as timm's cfgs, e.g. `[[[3,16,16,0,1]],[[3,48,24,0,2]]]`, or @FILE.
     #[arg(long, value_name = "TABLE")]
     stages: Option<String>,
     /// Input shape NxCxHxW.

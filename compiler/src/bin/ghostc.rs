@@ -153,7 +153,7 @@ impl TransformArgs {
         t.mean = self.mean.clone().unwrap_or(t.mean);
         t.std = self.std.clone().unwrap_or(t.std);
         let batch = shape[0];
-        if images.len() % batch != 0 {
+        if !images.len().is_multiple_of(batch) {
             return Err(format!("{} image(s) do not fill whole inputs of {batch} images (the input shape is {})", images.len(), ir::ShapeDisplay(shape)));
         }
         Ok(decode::load_inputs(images, &t, self.max_image_pixels).map_err(|e| e.to_string())?.concat())

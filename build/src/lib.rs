@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 
 use ghostnet_compiler::back::rust::{Options as RustOptions, WeightsSource};
 use ghostnet_compiler::front::dsl::{self, options};
+pub use ghostnet_compiler::ir::Precision;
 pub use ghostnet_compiler::Limits;
 
 /// What to compile and where to write it; see the crate documentation.
@@ -62,6 +63,7 @@ pub struct Config {
     module: String,
     out_dir: Option<PathBuf>,
     no_std: bool,
+    precision: Precision,
     limits: Limits,
     rerun: bool,
 }
@@ -126,7 +128,7 @@ impl Config {
     /// No model yet; module `net`, written to `OUT_DIR`, `cargo:rerun-if-changed` on, the
     /// compiler's default limits.
     pub fn new() -> Self {
-        Config { options: options::Options::default(), stages: None, module: "net".into(), out_dir: None, no_std: false, limits: Limits::default(), rerun: true }
+        Config { options: options::Options::default(), stages: None, module: "net".into(), out_dir: None, no_std: false, precision: Precision::F32, limits: Limits::default(), rerun: true }
     }
 
     /// An ONNX model exported from PyTorch (either exporter); relative paths are relative
@@ -205,6 +207,13 @@ impl Config {
         self
     }
 
+    /// The precision of the matrix products, as `ghostc --precision`: `F32` (default) or
+    /// `Bf16` (weights rounded to bfloat16; activations and sums stay f32).
+    pub fn precision(&mut self, precision: Precision) -> &mut Self {
+        self.precision = precision;
+        self
+    }
+
     /// Resource limits for reading the model and weights (`ghostc`'s `--max-*` flags).
     pub fn limits(&mut self, limits: Limits) -> &mut Self {
         self.limits = limits;
@@ -256,7 +265,7 @@ impl Config {
         }
         let Some(source) = source else { return Err(Error::Options(problems.join("\n"))) };
         let weights_name = format!("{module}.weights.bin");
-        let rust = RustOptions { no_std: self.no_std, source: options::describe(&source), weights: WeightsSource::File(weights_name.clone()) };
+        let rust = RustOptions { no_std: self.no_std, source: options::describe(&source), weights: WeightsSource::File(weights_name.clone()), precision: self.precision };
         let compiled = ghostnet_compiler::compile(&source, &self.limits, &rust)?;
         if self.rerun {
             // The external-data files the model names, now that it has loaded.

@@ -16,6 +16,8 @@ pub struct Layer {
     pub output: Vec<usize>,
     pub params: usize,
     pub macs: u64,
+    /// The precision of its matrix products (`f32` when it has none).
+    pub precision: String,
 }
 
 /// The totals and the rows.
@@ -42,6 +44,7 @@ impl Report {
                 output: graph.shape(n.output).clone(),
                 params: graph.node_params(n),
                 macs: graph.node_macs(n),
+                precision: n.precision.to_string(),
             })
             .collect();
         Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
@@ -51,7 +54,7 @@ impl Report {
     pub fn to_table(&self) -> String {
         let mut s = String::new();
         let w = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(4).clamp(5, 48);
-        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}", "layer", "op", "fused", "input", "output", "params", "MACs");
+        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {}", "layer", "op", "fused", "input", "output", "params", "MACs", "precision");
         for l in &self.layers {
             let mut name = l.name.clone();
             if name.len() > w {
@@ -60,14 +63,15 @@ impl Report {
             let fused = if l.fused.is_empty() { "-".to_string() } else { l.fused.join("+") };
             let _ = writeln!(
                 s,
-                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}",
+                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {}",
                 name,
                 l.op,
                 fused,
                 ShapeDisplay(&l.input).to_string(),
                 ShapeDisplay(&l.output).to_string(),
                 l.params,
-                l.macs
+                l.macs,
+                l.precision
             );
         }
         let _ = writeln!(
@@ -83,7 +87,7 @@ impl Report {
         s
     }
 
-    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs"}]}`.
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs", "precision"}]}`.
     pub fn to_json(&self) -> String {
         let layers: Vec<serde_json::Value> = self
             .layers
@@ -91,7 +95,7 @@ impl Report {
             .map(|l| {
                 serde_json::json!({
                     "name": l.name, "op": l.op, "fused": l.fused, "input": l.input,
-                    "output": l.output, "params": l.params, "macs": l.macs,
+                    "output": l.output, "params": l.params, "macs": l.macs, "precision": l.precision,
                 })
             })
             .collect();

@@ -2,9 +2,12 @@
 //!
 //! It runs any validated [`Graph`], before or after the fusion passes, and is the oracle the
 //! compiled networks are tested against (it is itself tested against ONNX Runtime's outputs).
-//! Sums of products accumulate in `f64`.
+//! Sums of products accumulate in `f64`. A node in bfloat16 ([`Precision::Bf16`]) computes
+//! with its matrix-product weights rounded to bfloat16, as the compiled kernels do.
 
-use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Op, Shape, ShapeDisplay};
+use crate::ir::precision::product_weights;
+use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Op, Precision, Shape, ShapeDisplay};
+use ghostnet_runtime::isa::bf16_round;
 
 /// Why a graph could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +50,24 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
         last_use[o.index()] = usize::MAX;
     }
     for (i, node) in graph.nodes.iter().enumerate() {
+        // Under bfloat16, the matrix products see their weights rounded (see `Precision`).
+        let rounded: Vec<(usize, Vec<f32>)> = match node.precision {
+            Precision::F32 => Vec::new(),
+            Precision::Bf16 => product_weights(graph, node)
+                .iter()
+                .map(|&k| (k, graph.data(node.inputs[k]).expect("product weights are constant").iter().map(|&v| bf16_round(v)).collect()))
+                .collect(),
+        };
         let args: Vec<Arg<'_>> = node
             .inputs
             .iter()
-            .map(|&t| Arg {
+            .enumerate()
+            .map(|(k, &t)| Arg {
                 shape: graph.shape(t),
-                data: graph.data(t).or(values[t.index()].as_deref()).expect("validated: inputs are defined"),
+                data: match rounded.iter().find(|(r, _)| *r == k) {
+                    Some((_, d)) => d,
+                    None => graph.data(t).or(values[t.index()].as_deref()).expect("validated: inputs are defined"),
+                },
             })
             .collect();
         let out = eval(&node.op, &args, graph.shape(node.output));

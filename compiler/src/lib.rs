@@ -15,7 +15,7 @@
 //! // GhostNet 0.5x for 64x64 inputs and 10 classes, with seeded weights.
 //! let spec = Spec { input: [1, 3, 64, 64], num_classes: 10, ..Spec::with_width(0.5) };
 //! let source = Source::Dsl { spec, weights: None, seed: 0 };
-//! let options = Options { no_std: false, source: "an example".into(), weights: WeightsSource::File("net.weights.bin".into()) };
+//! let options = Options { source: "an example".into(), weights: WeightsSource::File("net.weights.bin".into()), ..Options::default() };
 //! let net = compile(&source, &Limits::default(), &options)?;
 //! // What `ghostc -o net.rs` writes: the module and its packed weights.
 //! assert!(net.code.contains("pub const OUTPUT_LEN: usize = 10;"));
@@ -130,6 +130,14 @@ pub fn optimize(mut graph: Graph) -> Result<Graph, Error> {
     Ok(graph)
 }
 
+/// [`optimize`], then every node gets its precision ([`passes::set_precision`]): the graph
+/// the back end lowers and the interpreter runs for that precision.
+pub fn optimize_for(graph: Graph, precision: ir::Precision) -> Result<Graph, Error> {
+    let mut graph = optimize(graph)?;
+    passes::set_precision(&mut graph, precision)?;
+    Ok(graph)
+}
+
 /// A compiled network: the fused graph, its program, and the generated Rust module.
 pub struct Compiled {
     /// Nodes of the graph as loaded, before any pass.
@@ -156,7 +164,7 @@ impl Compiled {
 pub fn compile(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Compiled, Error> {
     let graph = source.load(limits)?;
     let layers_before = graph.nodes.len();
-    let graph = optimize(graph)?;
+    let graph = optimize_for(graph, options.precision)?;
     let (program, code) = back::rust::generate(&graph, options)?;
     Ok(Compiled { layers_before, graph, program, code })
 }
@@ -172,7 +180,7 @@ pub struct Embedded {
 /// with the weights inline and an `include_bytes!` of every file read (so cargo rebuilds
 /// when one changes); `options.weights` is ignored. The paths in `source` should be absolute.
 pub fn compile_tokens(source: &Source, limits: &Limits, options: &back::rust::Options) -> Result<Embedded, Error> {
-    let graph = optimize(source.load(limits)?)?;
+    let graph = optimize_for(source.load(limits)?, options.precision)?;
     let inputs = back::rust::embed::inputs(source);
     let (program, tokens) = back::rust::embed::generate(&graph, options, &inputs)?;
     Ok(Embedded { program, tokens })

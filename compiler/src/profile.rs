@@ -35,6 +35,8 @@ pub struct LayerTime {
     pub input: Vec<usize>,
     pub output: Vec<usize>,
     pub macs: u64,
+    /// The precision of its matrix products (`f32` when it has none).
+    pub precision: String,
     /// Kernel calls of the layer.
     pub kernels: Vec<String>,
     /// Median time, seconds.
@@ -148,6 +150,7 @@ pub fn measure(graph: &Graph, program: &Program, input: &[f32], options: &Option
             input: row.map(|r| r.input.clone()).unwrap_or_default(),
             output: row.map(|r| r.output.clone()).unwrap_or_default(),
             macs: row.map_or_else(|| step_macs(&s.kind), |r| r.macs),
+            precision: row.map_or_else(|| "f32".to_string(), |r| r.precision.clone()),
             kernels: vec![describe(&s.kind)],
             seconds: dt,
         });
@@ -214,7 +217,7 @@ impl Profile {
         let mut s = String::new();
         let share = |t: f64| 100.0 * t / self.total.max(f64::MIN_POSITIVE);
         let w = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(5).clamp(5, 40);
-        let _ = writeln!(s, "{:<w$}  {:<15} {:>14} {:>14} {:>11} {:>9} {:>8} {:>6}", "layer", "op", "input", "output", "MACs", "us", "GFLOP/s", "share");
+        let _ = writeln!(s, "{:<w$}  {:<15} {:>14} {:>14} {:>11} {:>5} {:>9} {:>8} {:>6}", "layer", "op", "input", "output", "MACs", "prec", "us", "GFLOP/s", "share");
         for l in &self.layers {
             let mut name = l.name.clone();
             if name.len() > w {
@@ -222,11 +225,12 @@ impl Profile {
             }
             let _ = writeln!(
                 s,
-                "{name:<w$}  {:<15} {:>14} {:>14} {:>11} {:>9.1} {:>8.1} {:>5.1}%",
+                "{name:<w$}  {:<15} {:>14} {:>14} {:>11} {:>5} {:>9.1} {:>8.1} {:>5.1}%",
                 l.op,
                 ShapeDisplay(&l.input).to_string(),
                 ShapeDisplay(&l.output).to_string(),
                 l.macs,
+                l.precision,
                 l.seconds * 1e6,
                 gflops(l.macs, l.seconds),
                 share(l.seconds)
@@ -270,7 +274,7 @@ impl Profile {
             .map(|l| {
                 serde_json::json!({
                     "name": l.name, "op": l.op, "fused": l.fused, "input": l.input, "output": l.output,
-                    "macs": l.macs, "kernels": l.kernels, "ms": l.seconds * 1e3,
+                    "macs": l.macs, "precision": l.precision, "kernels": l.kernels, "ms": l.seconds * 1e3,
                     "gflops": gflops(l.macs, l.seconds), "share": share(l.seconds),
                 })
             })
@@ -292,24 +296,25 @@ impl Profile {
 
 /// Measured peak of one core on `isa`, GFLOP/s: 12 independent FMA chains per register
 /// width (enough to hide the latency), 2 flops per lane per FMA.
+/// A tier with a dot-product extension has the FMA peak of its base tier.
 pub fn fma_peak_gflops(isa: Isa) -> f64 {
     let n = if cfg!(miri) { 10 } else { 4_000_000u64 };
     let t = Instant::now();
-    let lanes = match isa {
+    let lanes = match isa.base() {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if isa.supported() => {
+        Isa::Avx512 if isa.base().supported() => {
             // SAFETY: the CPU supports AVX-512F (checked by the guard).
             unsafe { x86::avx512(n) };
             16
         }
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if isa.supported() => {
+        Isa::Avx2 if isa.base().supported() => {
             // SAFETY: the CPU supports AVX2 and FMA (checked by the guard).
             unsafe { x86::avx2(n) };
             8
         }
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon if isa.supported() => {
+        Isa::Neon if isa.base().supported() => {
             // SAFETY: the CPU supports NEON (checked by the guard).
             unsafe { arm::neon(n) };
             4

@@ -386,6 +386,12 @@ fn profile_times_every_layer_and_stage() {
     let table = String::from_utf8(ghostc(&["profile", "--alpha", "0.5", "--input", "1x3x64x64", "--runs", "2"]).stdout).unwrap();
     assert!(table.contains("GFLOP/s") && table.contains("blocks.9") && table.contains("FMA bound"), "{table}");
 
+    let o = ghostc(&["profile", "--alpha", "0.5", "--input", "1x3x64x64", "--runs", "2", "--precision", "bf16", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layer = |name: &str| v["layers"].as_array().unwrap().iter().find(|l| l["name"] == name).cloned().unwrap();
+    assert_eq!((layer("conv_head")["precision"].as_str(), layer("conv_stem")["precision"].as_str()), (Some("bf16"), Some("f32")));
+
     let e = fails(&["profile", "--alpha", "0.5", "--isa", "sse9"]);
     assert!(e.contains("--isa sse9 is not a kernel tier"), "{e}");
     let e = fails(&["profile", "--alpha", "0.5", "--threads", "0"]);

@@ -2066,30 +2066,48 @@ mod rt {
 
         use core::marker::PhantomData;
 
-        /// A kernel tier.
+        /// A kernel tier: the instructions the kernels may use. Each tier includes the ones
+        /// before it on its architecture; the `f32` kernels of a tier are those of its
+        /// [`Isa::base`], the 8-bit integer kernels use the dot-product instructions it adds.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Isa {
             /// Portable plain loops; the reference every other tier is tested against.
             Scalar,
             /// x86-64 AVX2 with FMA.
             Avx2,
+            /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`).
+            AvxVnni,
             /// x86-64 AVX-512F.
             Avx512,
+            /// AVX-512F with AVX512_VNNI (512-bit `vpdpbusd`).
+            Avx512Vnni,
             /// AArch64 Advanced SIMD.
             Neon,
         }
 
         impl Isa {
-            /// Every tier, best last.
-            pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+            /// Every tier, best last on each architecture.
+            pub const ALL: [Isa; 6] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon];
 
             /// The name used by `GHOSTNET_ISA`.
             pub fn name(self) -> &'static str {
                 match self {
                     Isa::Scalar => "scalar",
                     Isa::Avx2 => "avx2",
+                    Isa::AvxVnni => "avxvnni",
                     Isa::Avx512 => "avx512",
+                    Isa::Avx512Vnni => "avx512vnni",
                     Isa::Neon => "neon",
+                }
+            }
+
+            /// The tier whose `f32` kernels this one runs: the tier without its dot-product
+            /// extension.
+            pub fn base(self) -> Isa {
+                match self {
+                    Isa::AvxVnni => Isa::Avx2,
+                    Isa::Avx512Vnni => Isa::Avx512,
+                    other => other,
                 }
             }
 
@@ -2102,7 +2120,7 @@ mod rt {
             pub fn compiled_in(self) -> bool {
                 match self {
                     Isa::Scalar => true,
-                    Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
+                    Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
                     Isa::Neon => cfg!(target_arch = "aarch64"),
                 }
             }
@@ -2114,7 +2132,11 @@ mod rt {
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => super::x86::has_avx2(),
                     #[cfg(target_arch = "x86_64")]
+                    Isa::AvxVnni => super::x86::has_avx2() && super::x86::has_avxvnni(),
+                    #[cfg(target_arch = "x86_64")]
                     Isa::Avx512 => super::x86::has_avx512(),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
                     #[cfg(target_arch = "aarch64")]
                     Isa::Neon => true,
                     #[allow(unreachable_patterns)]
@@ -2124,14 +2146,18 @@ mod rt {
 
             /// The best tier this CPU supports.
             pub fn best() -> Isa {
-                [Isa::Avx512, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
             }
 
             /// The best tier the compile-time target features guarantee; the selection for
             /// `no_std` builds, which cannot ask the CPU.
             pub fn from_target_features() -> Isa {
-                if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+                if cfg!(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")) {
+                    Isa::Avx512Vnni
+                } else if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
                     Isa::Avx512
+                } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "avxvnni")) {
+                    Isa::AvxVnni
                 } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
                     Isa::Avx2
                 } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
@@ -2197,6 +2223,26 @@ mod rt {
             let half = k / 2;
             let two = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
             (p * two(half) * two(k - half)) as f32
+        }
+
+        /// `x` rounded to the nearest bfloat16, ties to even, as its 16 bits (the high half of an
+        /// `f32`). A NaN stays a NaN; values past the largest bfloat16 round to infinity.
+        pub fn bf16_bits(x: f32) -> u16 {
+            let b = x.to_bits();
+            if x.is_nan() {
+                return ((b >> 16) | 0x40) as u16;
+            }
+            ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+        }
+
+        /// The `f32` a bfloat16 stands for (exact).
+        pub fn bf16_value(h: u16) -> f32 {
+            f32::from_bits((h as u32) << 16)
+        }
+
+        /// `x` rounded to bfloat16 precision: [`bf16_value`] of [`bf16_bits`].
+        pub fn bf16_round(x: f32) -> f32 {
+            bf16_value(bf16_bits(x))
         }
 
         /// Which share of a layer's work a call computes: part `index` of `count`.
@@ -2342,6 +2388,30 @@ mod rt {
             /// `2^n` for lanes holding integers in `-126..=127`.
             unsafe fn pow2i(n: Self::V) -> Self::V;
 
+            /// Widens `LANES` bfloat16 pairs: dword `j` at `p` holds two values of column `j`, the
+            /// first in its low half and the second in its high half. Lane `j` of the results is the
+            /// low (first result) and the high half (second) as an `f32`, exactly.
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (Self::V, Self::V) {
+                // SAFETY: forwarded contract: `LANES` readable dwords at `p`.
+                unsafe { Self::load_bf16_pairs_part(p, Self::LANES) }
+            }
+
+            /// As [`Simd::load_bf16_pairs`] for `n <= LANES` dwords; the other lanes are zero.
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (Self::V, Self::V) {
+                let (mut lo, mut hi) = ([0f32; 64], [0f32; 64]);
+                // SAFETY: `n` readable dwords at `p` (trait contract); the arrays hold LANES <= 64.
+                unsafe {
+                    for j in 0..n {
+                        let d = *p.add(j);
+                        lo[j] = f32::from_bits(d << 16);
+                        hi[j] = f32::from_bits(d & 0xffff_0000);
+                    }
+                    (Self::load(lo.as_ptr()), Self::load(hi.as_ptr()))
+                }
+            }
+
             /// `e^x` lane by lane: `x = n ln 2 + r` with `|r| <= ln(2) / 2`, a degree-6 polynomial
             /// for `e^r` (relative error about 2e-7), times `2^n`. Inputs are clamped to
             /// `[-87, 88]`, where the result is still a normal float.
@@ -2455,8 +2525,14 @@ mod rt {
         //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
         //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
         //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
+        //!
+        //! bfloat16 weights ([`pack_bf16`], run by [`gemm_bf16`]) use the same panels over
+        //! `ceil(k / 2)` rows of dwords: dword `(q, j)` holds `B[2q][j]` rounded to bfloat16 in its low
+        //! half and `B[2q + 1][j]` (zero past `k`) in its high half. The kernels widen them to `f32`
+        //! in registers (exactly) and multiply-add in `f32`, so only the weight bytes are halved:
+        //! the result is the `f32` product of `A` and the rounded `B`.
 
-        use super::isa::{extent, Act, Arena, Isa, Part};
+        use super::isa::{bf16_bits, bf16_value, extent, Act, Arena, Isa, Part};
         use super::simd::{Ep, EpKind, Simd};
 
         /// Width of a full panel of packed `B`.
@@ -2554,6 +2630,18 @@ mod rt {
             }
         }
 
+        /// Length of packed bfloat16 `B` for `k x n`, in dwords (= `f32` slots of the blob).
+        pub const fn packed_len_bf16(k: usize, n: usize) -> usize {
+            packed_len(k.div_ceil(2), n)
+        }
+
+        /// Packs `b(p, j)` rounded to bfloat16 into `out[..packed_len_bf16(k, n)]`, as dword bit
+        /// patterns stored in `f32` slots.
+        pub fn pack_bf16(k: usize, n: usize, b: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+            let half = |p: usize, j: usize| if p < k { bf16_bits(b(p, j)) as u32 } else { 0 };
+            pack(k.div_ceil(2), n, |q, j| f32::from_bits(half(2 * q, j) | (half(2 * q + 1, j) << 16)), out);
+        }
+
         /// Offset of packed element `(p, j)`.
         fn packed_index(k: usize, n: usize, p: usize, j: usize) -> usize {
             let panel = j / PANEL;
@@ -2569,9 +2657,10 @@ mod rt {
         ///
         /// # Panics
         /// If a range leaves the arena or the weights.
-        fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
+        fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm, bf16: bool) -> [*const f32; 7] {
             let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
-            assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
+            let blen = if bf16 { packed_len_bf16(g.k, g.n) } else { packed_len(g.k, g.n) };
+            assert!(wend(g.b, blen) && wend(g.bias, g.n), "gemm weights outside the blob");
             let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
             if let Some(gate) = g.gate {
                 assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
@@ -2593,7 +2682,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena or the weights.
         pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, weights, g, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -2623,9 +2712,47 @@ mod rt {
             }
         }
 
+        /// Runs `g`, whose `B` is packed by [`pack_bf16`], part `part` on tier `isa`.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena or the weights.
+        pub fn gemm_bf16(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            match isa.base() {
+                Isa::Scalar => reference::<true>(arena, weights, g, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if g.n <= 8 && super::x86::has_avx2() => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { super::x86::avx512_gemm_bf16_12x32(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_gemm_bf16_6x16(arena, weights, g, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
         /// The reference: plain loops in the order of the definition.
         pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+            reference::<false>(arena, weights, g, part)
+        }
+
+        /// [`scalar`] for `f32` or (`BF16`) bfloat16 `B`.
+        fn reference<const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
             let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
             // SAFETY: `pointers` checked that every row and column read or written is inside its
             // buffer; this part writes only its own rows and columns of `C` and `raw`.
@@ -2635,7 +2762,13 @@ mod rt {
                         let mut s = 0f32;
                         for p in 0..g.k {
                             let sc = if scale.is_null() { 1.0 } else { *scale.add(p) };
-                            s += *a.add(i * g.a.ld + p) * (*b.add(packed_index(g.k, g.n, p, j)) * sc);
+                            let w = if BF16 {
+                                let d = (*b.add(packed_index(g.k.div_ceil(2), g.n, p / 2, j))).to_bits();
+                                bf16_value((d >> (16 * (p % 2))) as u16)
+                            } else {
+                                *b.add(packed_index(g.k, g.n, p, j))
+                            };
+                            s += *a.add(i * g.a.ld + p) * (w * sc);
                         }
                         let v = g.act.apply(s + *bias.add(j));
                         if !raw.is_null() {
@@ -2651,7 +2784,7 @@ mod rt {
 
         /// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
         /// them, else column ranges in multiples of `grain` columns.
-        fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+        pub(super) fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
             if part.count <= 1 {
                 (0..m, 0..n)
             } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
@@ -2667,7 +2800,29 @@ mod rt {
         /// The CPU supports `S`'s tier.
         #[inline(always)]
         pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+            // SAFETY: forwarded contract.
+            unsafe { driver::<S, MR, NV, false>(arena, weights, g, part) }
+        }
+
+        /// [`body`] for bfloat16 `B` ([`pack_bf16`]).
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        pub(super) unsafe fn body_bf16<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            // SAFETY: forwarded contract.
+            unsafe { driver::<S, MR, NV, true>(arena, weights, g, part) }
+        }
+
+        /// The tiling shared by [`body`] and [`body_bf16`].
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        unsafe fn driver<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+            let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
+            // Rows of a packed panel: `k`, or `ceil(k / 2)` rows of bfloat16 pairs.
+            let kp = if BF16 { g.k.div_ceil(2) } else { g.k };
             // One row (a matrix-vector product) is bound by reading B: four B streams at once.
             let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
@@ -2708,10 +2863,10 @@ mod rt {
                     // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
                     unsafe {
                         if col < full {
-                            bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                            bp[v] = b.add(col / PANEL * PANEL * kp + col % PANEL);
                             bstride[v] = PANEL;
                         } else {
-                            bp[v] = b.add(full * g.k + col % PANEL);
+                            bp[v] = b.add(full * kp + col % PANEL);
                             bstride[v] = tail_width(g.n);
                         }
                     }
@@ -2723,18 +2878,18 @@ mod rt {
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
                         if g.m == 1 {
-                            dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                            dispatch::<S, 1, 4, BF16>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < 3 {
-                            dispatch::<S, 1, NV>(&t, 1, nvec, &out);
+                            dispatch::<S, 1, NV, BF16>(&t, 1, nvec, &out);
                             i += 1;
                         } else if left < MR / 2 {
                             let r = left.min(4);
-                            dispatch::<S, 4, NV>(&t, r, nvec, &out);
+                            dispatch::<S, 4, NV, BF16>(&t, r, nvec, &out);
                             i += r;
                         } else {
                             let r = left.min(MR);
-                            dispatch::<S, MR, NV>(&t, r, nvec, &out);
+                            dispatch::<S, MR, NV, BF16>(&t, r, nvec, &out);
                             i += r;
                         }
                     }
@@ -2744,16 +2899,25 @@ mod rt {
         }
 
         /// Where and how a tile's results are stored.
-        struct Out {
-            c: *mut f32,
-            ldc: usize,
-            res: *const f32,
-            ldr: usize,
-            raw: *mut f32,
-            ldw: usize,
+        pub(super) struct Out {
+            pub(super) c: *mut f32,
+            pub(super) ldc: usize,
+            pub(super) res: *const f32,
+            pub(super) ldr: usize,
+            pub(super) raw: *mut f32,
+            pub(super) ldw: usize,
             /// The arena base, for gate lookups.
-            base: *const f32,
-            gate: Option<Gate>,
+            pub(super) base: *const f32,
+            pub(super) gate: Option<Gate>,
+        }
+
+        /// Which outputs a tile's sums go to: rows from `row`, columns from `col` (the last vector
+        /// with `last` lanes), and the activation.
+        pub(super) struct Place<S: Simd> {
+            pub(super) ep: Ep<S>,
+            pub(super) row: usize,
+            pub(super) col: usize,
+            pub(super) last: usize,
         }
 
         /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
@@ -2778,16 +2942,16 @@ mod rt {
         /// # Safety
         /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
         #[inline(always)]
-        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
+        unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
             let scaled = !t.scale.is_null();
             // SAFETY: forwarded contract.
             unsafe {
                 debug_assert!(nvec == 1 || nvec == NV);
                 match (nvec, scaled) {
-                    (1, false) => tile::<S, MR, 1, false>(t, rows, o),
-                    (1, true) => tile::<S, MR, 1, true>(t, rows, o),
-                    (_, false) => tile::<S, MR, NV, false>(t, rows, o),
-                    (_, true) => tile::<S, MR, NV, true>(t, rows, o),
+                    (1, false) => tile::<S, MR, 1, false, BF16>(t, rows, o),
+                    (1, true) => tile::<S, MR, 1, true, BF16>(t, rows, o),
+                    (_, false) => tile::<S, MR, NV, false, BF16>(t, rows, o),
+                    (_, true) => tile::<S, MR, NV, true, BF16>(t, rows, o),
                 }
             }
         }
@@ -2802,7 +2966,7 @@ mod rt {
         /// # Safety
         /// As [`dispatch`].
         #[inline(always)]
-        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
+        unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const BF16: bool>(t: &Tile<S>, rows: usize, o: &Out) {
             // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
             // this chunk (checked by the driver); the tier is supported.
             unsafe {
@@ -2816,15 +2980,37 @@ mod rt {
                 bstride.copy_from_slice(&t.bstride[..NV]);
                 let (last, scale) = (t.last, t.scale);
                 let mut acc = [[S::zero(); NV]; MR];
-                if last < S::LANES {
-                    kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
-                } else {
-                    kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
+                match (BF16, last < S::LANES) {
+                    (false, true) => kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (false, false) => kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (true, true) => kloop_bf16::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+                    (true, false) => kloop_bf16::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
                 }
-                let mut bias = [S::zero(); NV];
+                epilogue::<S, MR, NV>(&Place { ep: t.ep, row: t.row, col: t.col, last }, rows, &acc, t.bias, o);
+            }
+        }
+
+        /// `c = act(acc + bias)`, then the gate, the raw copy and the residual, for the first `rows`
+        /// rows of a tile; `bias` points at the tile's first column.
+        ///
+        /// # Safety
+        /// The tier is supported; the rows, the tile's columns and `bias` are in range for `o`.
+        #[inline(always)]
+        pub(super) unsafe fn epilogue<S: Simd, const MR: usize, const NV: usize>(
+            t: &Place<S>,
+            rows: usize,
+            acc: &[[S::V; NV]; MR],
+            bias: *const f32,
+            o: &Out,
+        ) {
+            // SAFETY: the caller's contract.
+            unsafe {
+                let last = t.last;
+                let mut bias_v = [S::zero(); NV];
                 for v in 0..NV {
-                    bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+                    bias_v[v] = S::load_n(bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
                 }
+                let bias = bias_v;
                 if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
                     // The common full tile, with the activation and the tail mask as constants so
                     // that the unrolled stores keep the sums in registers. (With more sums than
@@ -2832,12 +3018,12 @@ mod rt {
                     // the k loop; those tiles take the loop below.)
                     let partial = last < S::LANES;
                     match (t.ep.kind(), partial) {
-                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &acc, &bias, o),
-                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &acc, &bias, o),
-                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &acc, &bias, o),
-                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &acc, &bias, o),
-                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &acc, &bias, o),
+                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, acc, &bias, o),
+                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, acc, &bias, o),
+                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, acc, &bias, o),
+                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, acc, &bias, o),
+                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, acc, &bias, o),
+                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, acc, &bias, o),
                     }
                     return;
                 }
@@ -2873,7 +3059,7 @@ mod rt {
         /// As [`tile`], with all `MR` rows in range.
         #[inline(always)]
         unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
-            t: &Tile<S>,
+            t: &Place<S>,
             acc: &[[S::V; NV]; MR],
             bias: &[S::V; NV],
             o: &Out,
@@ -2945,6 +3131,556 @@ mod rt {
                         }
                     }
                 }
+            }
+        }
+
+        /// [`kloop`] over bfloat16 pairs: each dword row of B feeds two `k` steps, `acc += a[2q] *
+        /// lo(b[q]) + a[2q + 1] * hi(b[q])` (a last odd `k` uses the low halves only). The widening is
+        /// exact, so the sums are those of [`kloop`] over the rounded weights, in the same order.
+        ///
+        /// # Safety
+        /// As [`tile`], with `bp` pointing at packed bfloat16 panels of `ceil(k / 2)` rows.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn kloop_bf16<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
+            k: usize,
+            ap: &[*const f32; MR],
+            bp: &mut [*const f32; NV],
+            bstride: &[usize; NV],
+            last: usize,
+            scale: *const f32,
+            acc: &mut [[S::V; NV]; MR],
+        ) {
+            // Local copies: LLVM keeps them in registers across the loop (with the references it
+            // stored the sums back to memory on every step).
+            let (mut sums, mut b) = (*acc, *bp);
+            // SAFETY: forwarded from `tile`: `ceil(k / 2)` dword rows of every B vector and `k`
+            // values of every A row are readable; the odd step reads A only below `k`.
+            unsafe {
+                for q in 0..k / 2 {
+                    let (mut lo, mut hi) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+                    if SCALE {
+                        let (s0, s1) = (S::splat(*scale.add(2 * q)), S::splat(*scale.add(2 * q + 1)));
+                        for v in 0..NV {
+                            lo[v] = S::mul(lo[v], s0);
+                            hi[v] = S::mul(hi[v], s1);
+                        }
+                    }
+                    for r in 0..MR {
+                        let x0 = S::splat(*ap[r].add(2 * q));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                        }
+                        let x1 = S::splat(*ap[r].add(2 * q + 1));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x1, hi[v], sums[r][v]);
+                        }
+                    }
+                }
+                if k % 2 == 1 {
+                    let p = k - 1;
+                    let (mut lo, _) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+                    if SCALE {
+                        let s0 = S::splat(*scale.add(p));
+                        for l in &mut lo {
+                            *l = S::mul(*l, s0);
+                        }
+                    }
+                    for r in 0..MR {
+                        let x0 = S::splat(*ap[r].add(p));
+                        for v in 0..NV {
+                            sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                        }
+                    }
+                }
+            }
+            (*acc, *bp) = (sums, b);
+        }
+
+        /// The next dword row of every B vector of [`kloop_bf16`], widened; advances the pointers.
+        ///
+        /// # Safety
+        /// As [`kloop_bf16`].
+        #[inline(always)]
+        unsafe fn load_pairs<S: Simd, const NV: usize, const PARTIAL: bool>(
+            b: &mut [*const f32; NV],
+            bstride: &[usize; NV],
+            last: usize,
+        ) -> ([S::V; NV], [S::V; NV]) {
+            // SAFETY: the caller's contract: a dword row of every B vector is readable.
+            unsafe {
+                let mut lo = [S::zero(); NV];
+                let mut hi = [S::zero(); NV];
+                for v in 0..NV {
+                    let p = b[v] as *const u32;
+                    (lo[v], hi[v]) = if PARTIAL && v == NV - 1 { S::load_bf16_pairs_part(p, last) } else { S::load_bf16_pairs(p) };
+                    b[v] = b[v].add(bstride[v]);
+                }
+                (lo, hi)
+            }
+        }
+    }
+    pub mod qgemm {
+        //! Matrix products in 8-bit integers: unsigned 8-bit activations times signed 8-bit
+        //! weights, summed exactly in 32-bit integers.
+        //!
+        //! A layer in int8 runs two steps. [`quantize`] turns its `f32` input rows into bytes,
+        //! `q[i][p] = clamp(rne(x[i][p] (* s[p]) * inv_scale + zero), 0, 255)` (each operation an
+        //! `f32` operation, in that order; `s` is the optional squeeze-excite gate), rows `ldy`
+        //! bytes apart with the `k..ldy` padding zeroed. [`qgemm`] multiplies them by the packed
+        //! weights and writes `f32` as [`super::gemm`] does:
+        //!
+        //! `C[i][j] = act(f32(sum_p q[i][p] * w[p][j]) * scale[j] + bias[j]) * gate + R[i][j]`
+        //!
+        //! where the compiler folds the activation's scale and zero point and the weights'
+        //! per-channel scales into `scale` and `bias`. The sums are exact and every `f32` operation
+        //! is the same on every tier (no fused multiply-add), so each tier gives the scalar
+        //! reference's bits; the activation must be none, ReLU or a clip for that (the others use
+        //! approximations that differ between tiers).
+        //!
+        //! Packed weights ([`pack_i8`]): the panels of [`super::gemm`] over `ceil(k / 4)` rows of
+        //! dwords; dword `(q, j)` holds `w[4q + t][j]` in byte `t` (zero past `k`).
+
+        use super::gemm::{self, split, Gate, Out, Place, View, PANEL};
+        use super::isa::{extent, Act, Arena, Isa, Part};
+        use super::simd::{Ep, Simd};
+
+        /// One row of activations to bytes; see the module documentation.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct Quantize {
+            pub m: usize,
+            pub k: usize,
+            pub x: View,
+            /// Arena offset of the bytes (in `f32` slots: byte `4 * y` of the arena).
+            pub y: usize,
+            /// Bytes from one row of bytes to the next: `k` rounded up to a multiple of 4.
+            pub ldy: usize,
+            pub inv_scale: f32,
+            /// The zero point, a whole number in `0..=255`.
+            pub zero: f32,
+            /// Arena offset of `s[k]`, multiplied into the columns first.
+            pub scale: Option<usize>,
+        }
+
+        /// One integer matrix product; see the module documentation.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct QGemm {
+            pub m: usize,
+            pub k: usize,
+            pub n: usize,
+            /// Arena offset of the bytes [`Quantize`] wrote (in `f32` slots), rows `lda` bytes apart.
+            pub a: usize,
+            pub lda: usize,
+            pub c: View,
+            /// Weight offsets: packed `w` ([`pack_i8`]), `scale[n]`, `bias[n]`.
+            pub b: usize,
+            pub scale: usize,
+            pub bias: usize,
+            pub act: Act,
+            pub residual: Option<View>,
+            pub raw: Option<View>,
+            pub gate: Option<Gate>,
+        }
+
+        /// Bytes of a quantized row of `k` values: `k` rounded up to a multiple of 4.
+        pub const fn row_bytes(k: usize) -> usize {
+            k.div_ceil(4) * 4
+        }
+
+        /// Length of packed `w` for `k x n`, in dwords (= `f32` slots of the blob).
+        pub const fn packed_len_i8(k: usize, n: usize) -> usize {
+            gemm::packed_len(k.div_ceil(4), n)
+        }
+
+        /// Packs `w(p, j)` into `out[..packed_len_i8(k, n)]`, as dword bit patterns in `f32` slots.
+        pub fn pack_i8(k: usize, n: usize, w: impl Fn(usize, usize) -> i8, out: &mut [f32]) {
+            let byte = |p: usize, j: usize| if p < k { w(p, j) as u8 as u32 } else { 0 };
+            gemm::pack(k.div_ceil(4), n, |q, j| f32::from_bits((0..4).fold(0, |d, t| d | (byte(4 * q + t, j) << (8 * t)))), out);
+        }
+
+        /// `x` rounded to the nearest integer, ties to even, for `0 <= x < 2^22` (adding and
+        /// removing 2^23 leaves no fraction bits): what `cvtps2dq` does, without `std`.
+        #[inline(always)]
+        fn rne(x: f32) -> f32 {
+            (x + 8_388_608.0) - 8_388_608.0
+        }
+
+        /// The byte of one value: the contract of [`Quantize`], in the order every tier computes it.
+        #[inline(always)]
+        pub fn quantize_value(x: f32, s: f32, inv_scale: f32, zero: f32) -> u8 {
+            let t = x * s * inv_scale + zero;
+            // max then min with the bounds second, as the vector instructions (NaN -> 0).
+            let t = if t > 0.0 { t } else { 0.0 };
+            let t = if t < 255.0 { t } else { 255.0 };
+            rne(t) as u8
+        }
+
+        /// Checks the ranges of `q` and returns the input, output and scale pointers.
+        fn quantize_pointers(arena: &Arena<'_>, q: &Quantize) -> (*const f32, *mut u8, *const f32) {
+            assert!(q.ldy >= row_bytes(q.k) && q.ldy % 4 == 0, "quantized rows of {} bytes cannot hold {} values", q.ldy, q.k);
+            let x = arena.at(q.x.off, extent(q.m, q.x.ld, q.k)) as *const f32;
+            let y = arena.at(q.y, (q.m * q.ldy).div_ceil(4)) as *mut u8;
+            let s = q.scale.map_or(core::ptr::null(), |s| arena.at(s, q.k) as *const f32);
+            (x, y, s)
+        }
+
+        /// Runs part `part` (a range of rows) of `q` on tier `isa`.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena.
+        pub fn quantize(isa: Isa, arena: Arena<'_>, q: &Quantize, part: Part) {
+            match isa.base() {
+                Isa::Scalar => quantize_scalar(arena, q, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 (checked above).
+                    unsafe { super::x86::avx2_quantize_u8_8c(arena, q, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => {
+                    assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+                    // SAFETY: the CPU supports AVX-512F (checked above).
+                    unsafe { super::x86::avx512_quantize_u8_16c(arena, q, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_quantize_u8_4c(arena, q, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
+        /// The reference quantization.
+        pub fn quantize_scalar(arena: Arena<'_>, q: &Quantize, part: Part) {
+            let (x, y, s) = quantize_pointers(&arena, q);
+            // SAFETY: `quantize_pointers` checked the rows; this part writes only its rows.
+            unsafe {
+                for i in part.range(q.m, 1) {
+                    for p in 0..q.ldy {
+                        let v = if p < q.k {
+                            let sp = if s.is_null() { 1.0 } else { *s.add(p) };
+                            quantize_value(*x.add(i * q.x.ld + p), sp, q.inv_scale, q.zero)
+                        } else {
+                            0
+                        };
+                        *y.add(i * q.ldy + p) = v;
+                    }
+                }
+            }
+        }
+
+        /// The SIMD quantization: `LANES` columns at a time, the tail masked.
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier.
+        #[inline(always)]
+        pub(super) unsafe fn quantize_body<S: Simd + Bytes>(arena: Arena<'_>, q: &Quantize, part: Part) {
+            let (x, y, s) = quantize_pointers(&arena, q);
+            // SAFETY: the tier is supported; every load is below `k` (the last masked), every store
+            // inside the row of bytes; the padding is written as zeros.
+            unsafe {
+                let (inv, zero) = (S::splat(q.inv_scale), S::splat(q.zero));
+                for i in part.range(q.m, 1) {
+                    let (xr, yr) = (x.add(i * q.x.ld), y.add(i * q.ldy));
+                    let mut p = 0;
+                    while p < q.k {
+                        let n = (q.k - p).min(S::LANES);
+                        let mut v = S::load_n(xr.add(p), n);
+                        if !s.is_null() {
+                            v = S::mul(v, S::load_n(s.add(p), n));
+                        }
+                        let t = S::add(S::mul(v, inv), zero);
+                        S::store_bytes(yr.add(p), S::min(S::max(t, S::zero()), S::splat(255.0)), n);
+                        p += S::LANES;
+                    }
+                    for b in q.k..q.ldy {
+                        *yr.add(b) = 0;
+                    }
+                }
+            }
+        }
+
+        /// Checks every range of `g` and returns the pointers: bytes of `A`, packed `w`, `scale`,
+        /// `bias`, and the outputs.
+        fn pointers(arena: &Arena<'_>, weights: &[f32], g: &QGemm) -> (*const u8, *const u32, *const f32, *const f32, Out) {
+            let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
+            assert!(wend(g.b, packed_len_i8(g.k, g.n)) && wend(g.scale, g.n) && wend(g.bias, g.n), "qgemm weights outside the blob");
+            assert!(g.lda >= row_bytes(g.k) && g.lda % 4 == 0, "quantized rows of {} bytes cannot hold {} values", g.lda, g.k);
+            let a = arena.at(g.a, (g.m * g.lda).div_ceil(4)) as *const u8;
+            let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
+            if let Some(gate) = g.gate {
+                assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
+                arena.at(gate.off, gate.extent(g.n));
+            }
+            let out = Out {
+                c: arena.at(g.c.off, extent(g.m, g.c.ld, g.n)),
+                ldc: g.c.ld,
+                res: opt(g.residual),
+                ldr: g.residual.map_or(0, |v| v.ld),
+                raw: opt(g.raw) as *mut f32,
+                ldw: g.raw.map_or(0, |v| v.ld),
+                base: arena.at(0, 0),
+                gate: g.gate,
+            };
+            let w = weights.as_ptr();
+            // SAFETY: the three offsets and their lengths were checked against the blob above.
+            unsafe { (a, w.add(g.b) as *const u32, w.add(g.scale), w.add(g.bias), out) }
+        }
+
+        /// Runs `g`'s part `part` on tier `isa`: `vpdpbusd` on the VNNI tiers, exact 16-bit
+        /// multiply-adds on the other SIMD tiers; the same bits everywhere.
+        ///
+        /// # Panics
+        /// If `isa` is not compiled in, or a range is outside the arena or the weights.
+        pub fn qgemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &QGemm, part: Part) {
+            match isa {
+                Isa::Scalar => scalar(arena, weights, g, part),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 | Isa::Avx512 => {
+                    assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+                    // SAFETY: the CPU supports AVX2 (checked above).
+                    unsafe { super::x86::avx2_qgemm_i8_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::AvxVnni => {
+                    assert!(super::x86::has_avxvnni(), "the CPU lacks AVX-VNNI");
+                    // SAFETY: the CPU supports AVX2 and AVX-VNNI (checked above; the tier implies AVX2).
+                    unsafe { super::x86::avxvnni_qgemm_i8_6x16(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512Vnni => {
+                    assert!(super::x86::has_avx512vnni(), "the CPU lacks AVX512_VNNI");
+                    // SAFETY: the CPU supports AVX-512F and AVX512_VNNI (checked above).
+                    unsafe { super::x86::avx512vnni_qgemm_i8_12x32(arena, weights, g, part) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+                Isa::Neon => unsafe { super::neon::neon_qgemm_i8_6x16(arena, weights, g, part) },
+                #[allow(unreachable_patterns)]
+                other => panic!("kernel tier {} is not compiled into this build", other.name()),
+            }
+        }
+
+        /// The byte `t` of dword row `q`, column `j` of packed `w`.
+        ///
+        /// # Safety
+        /// `w` is `g`'s packed weights (range-checked).
+        unsafe fn packed(w: *const u32, g: &QGemm, p: usize, j: usize) -> i8 {
+            let (kq, full) = (g.k.div_ceil(4), g.n / PANEL * PANEL);
+            let at = if j < full { j / PANEL * PANEL * kq + (p / 4) * PANEL + j % PANEL } else { full * kq + (p / 4) * gemm::tail_width(g.n) + j % PANEL };
+            // SAFETY: `at` is inside the packed panels of `g` (the caller's contract).
+            (unsafe { *w.add(at) } >> (8 * (p % 4))) as u8 as i8
+        }
+
+        /// The reference: the definition, one element at a time.
+        pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &QGemm, part: Part) {
+            let (a, w, scale, bias, o) = pointers(&arena, weights, g);
+            let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
+            // SAFETY: `pointers` checked every range; this part writes only its rows and columns.
+            unsafe {
+                for i in rows {
+                    for j in cols.clone() {
+                        let mut acc = 0i32;
+                        for p in 0..g.k {
+                            acc += *a.add(i * g.lda + p) as i32 * packed(w, g, p, j) as i32;
+                        }
+                        let mut y = act(g.act, acc as f32 * *scale.add(j) + *bias.add(j));
+                        if !o.raw.is_null() {
+                            *o.raw.add(i * o.ldw + j) = y;
+                        }
+                        if let Some(gate) = o.gate {
+                            y *= *o.base.add(gate.at(i) + j);
+                        }
+                        if !o.res.is_null() {
+                            y += *o.res.add(i * o.ldr + j);
+                        }
+                        *o.c.add(i * o.ldc + j) = y;
+                    }
+                }
+            }
+        }
+
+        /// The activations the vector epilogue computes exactly as here: none, ReLU, clip.
+        fn act(a: Act, y: f32) -> f32 {
+            let max = |y: f32, lo: f32| if y > lo { y } else { lo };
+            let min = |y: f32, hi: f32| if y < hi { y } else { hi };
+            match a {
+                Act::Relu => max(y, 0.0),
+                Act::Clip { min: lo, max: hi } => min(max(y, lo), hi),
+                other => other.apply(y),
+            }
+        }
+
+        /// What the 8-bit kernels need of a tier beyond [`Simd`]: storing bytes.
+        pub(super) trait Bytes: Simd {
+            /// Stores the first `n <= LANES` lanes, which hold whole numbers in `0..=255`, as bytes.
+            ///
+            /// # Safety
+            /// The tier is supported; `n` bytes at `p` are writable.
+            unsafe fn store_bytes(p: *mut u8, v: Self::V, n: usize);
+        }
+
+        /// An exact `u8 x i8` dot product of 4-byte groups, over `S::LANES` columns.
+        ///
+        /// # Safety
+        /// Every method may only run where the tier and the instructions it names are available,
+        /// with `LANES` (or the given count of) readable dwords at the pointers.
+        pub(super) trait Dot<S: Simd> {
+            /// A dword row of packed `w` (`LANES` columns of 4 weights) as the tier multiplies it.
+            type B: Copy;
+            /// `LANES` 32-bit sums, possibly in an internal order.
+            type Acc: Copy;
+            unsafe fn zero() -> Self::Acc;
+            unsafe fn load(p: *const u32) -> Self::B;
+            /// Loads `n < LANES` dwords; the other columns are zero.
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B;
+            /// `acc[j] += sum_t a[t] * b[j][t]` for the 4 bytes `a` at `a` (unsigned) and the
+            /// column `j`'s 4 weights (signed).
+            unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc;
+            /// The sums as `f32`, rounded to nearest.
+            unsafe fn sums(acc: Self::Acc) -> S::V;
+        }
+
+        /// The SIMD body: `MR` rows by `NV` vectors of columns per tile, like [`gemm`]'s.
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier and `D`'s instructions.
+        #[inline(always)]
+        pub(super) unsafe fn body<S: Simd, D: Dot<S>, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &QGemm, part: Part) {
+            let (a, w, scale, bias, out) = pointers(&arena, weights, g);
+            let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
+            let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
+            if rows.is_empty() || cols.is_empty() {
+                return;
+            }
+            let (kq, full) = (g.k.div_ceil(4), g.n / PANEL * PANEL);
+            // SAFETY: the tier is supported (our contract); all pointers were range-checked, and
+            // each tile reads only its rows of A, its columns of packed w, scale and bias.
+            unsafe {
+                let ep = Ep::<S>::new(g.act);
+                let mut j = cols.start;
+                while j < cols.end {
+                    let left = cols.end - j;
+                    let width = if left > group - S::LANES { group.min(left) } else { S::LANES.min(left) };
+                    let nvec = width.div_ceil(S::LANES);
+                    let last = width - (nvec - 1) * S::LANES;
+                    let mut bp = [core::ptr::null(); 4];
+                    let mut bstride = [0; 4];
+                    for v in 0..nvec {
+                        let col = j + v * S::LANES;
+                        (bp[v], bstride[v]) = if col < full {
+                            (w.add(col / PANEL * PANEL * kq + col % PANEL), PANEL)
+                        } else {
+                            (w.add(full * kq + col % PANEL), gemm::tail_width(g.n))
+                        };
+                    }
+                    let mut i = rows.start;
+                    while i < rows.end {
+                        let left = rows.end - i;
+                        let t = QTile { a, lda: g.lda, kq, row: i, bp, bstride, last };
+                        let place = Place { ep, row: i, col: j, last };
+                        let cs = (scale.add(j), bias.add(j));
+                        if g.m == 1 {
+                            qdispatch::<S, D, 1, 4>(&t, &place, 1, nvec, cs, &out);
+                            i += 1;
+                        } else if left < 3 {
+                            qdispatch::<S, D, 1, NV>(&t, &place, 1, nvec, cs, &out);
+                            i += 1;
+                        } else if left < MR / 2 {
+                            let r = left.min(4);
+                            qdispatch::<S, D, 4, NV>(&t, &place, r, nvec, cs, &out);
+                            i += r;
+                        } else {
+                            let r = left.min(MR);
+                            qdispatch::<S, D, MR, NV>(&t, &place, r, nvec, cs, &out);
+                            i += r;
+                        }
+                    }
+                    j += width;
+                }
+            }
+        }
+
+        /// One tile's inputs: rows of bytes from `row`, the weight vector pointers and strides.
+        struct QTile {
+            a: *const u8,
+            lda: usize,
+            kq: usize,
+            row: usize,
+            bp: [*const u32; 4],
+            bstride: [usize; 4],
+            last: usize,
+        }
+
+        /// Picks the instantiation for `nvec` (1 or `NV`) vectors and a partial last vector.
+        ///
+        /// # Safety
+        /// As [`body`]: every pointer is valid for the tile.
+        #[inline(always)]
+        unsafe fn qdispatch<S: Simd, D: Dot<S>, const MR: usize, const NV: usize>(
+            t: &QTile,
+            place: &Place<S>,
+            rows: usize,
+            nvec: usize,
+            cs: (*const f32, *const f32),
+            o: &Out,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe {
+                match (nvec, t.last < S::LANES) {
+                    (1, false) => qtile::<S, D, MR, 1, false>(t, place, rows, cs, o),
+                    (1, true) => qtile::<S, D, MR, 1, true>(t, place, rows, cs, o),
+                    (_, false) => qtile::<S, D, MR, NV, false>(t, place, rows, cs, o),
+                    (_, true) => qtile::<S, D, MR, NV, true>(t, place, rows, cs, o),
+                }
+            }
+        }
+
+        /// The microkernel: `MR x NV` integer sums over all of `k`, scaled to `f32`, then the
+        /// `f32` epilogue of [`gemm`] (bias, activation, gate, raw copy, residual). Rows past
+        /// `rows` read row `rows - 1` and are not stored.
+        ///
+        /// # Safety
+        /// As [`qdispatch`].
+        #[inline(always)]
+        unsafe fn qtile<S: Simd, D: Dot<S>, const MR: usize, const NV: usize, const PARTIAL: bool>(
+            t: &QTile,
+            place: &Place<S>,
+            rows: usize,
+            (scale, bias): (*const f32, *const f32),
+            o: &Out,
+        ) {
+            // SAFETY: the rows of bytes hold `4 kq` bytes each, every weight vector `kq` dword rows.
+            unsafe {
+                let mut ap = [t.a; MR];
+                for (r, p) in ap.iter_mut().enumerate() {
+                    *p = t.a.add((t.row + r.min(rows - 1)) * t.lda);
+                }
+                let mut bp = [t.bp[0]; NV];
+                bp.copy_from_slice(&t.bp[..NV]);
+                let mut acc = [[D::zero(); NV]; MR];
+                for q in 0..t.kq {
+                    let mut b = [D::load(bp[0]); NV];
+                    for v in 0..NV {
+                        b[v] = if PARTIAL && v == NV - 1 { D::load_part(bp[v], t.last) } else { D::load(bp[v]) };
+                        bp[v] = bp[v].add(t.bstride[v]);
+                    }
+                    for r in 0..MR {
+                        let a = ap[r].add(4 * q);
+                        for v in 0..NV {
+                            acc[r][v] = D::dot(acc[r][v], a, b[v]);
+                        }
+                    }
+                }
+                let mut y = [[S::zero(); NV]; MR];
+                for v in 0..NV {
+                    let m = S::load_n(scale.add(v * S::LANES), if v == NV - 1 { t.last } else { S::LANES });
+                    for r in 0..MR {
+                        y[r][v] = S::mul(D::sums(acc[r][v]), m);
+                    }
+                }
+                gemm::epilogue::<S, MR, NV>(place, rows, &y, bias, o);
             }
         }
     }
@@ -3047,7 +3783,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena or the weights.
         pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, weights, d, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -3523,7 +4259,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside its buffer.
         pub fn dense(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, input, weights, d, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -3773,7 +4509,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena.
         pub fn global_avg(isa: Isa, arena: Arena<'_>, g: &GlobalAvg, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => scalar(arena, g, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -3868,7 +4604,7 @@ mod rt {
         /// # Panics
         /// If `isa` is not compiled in, or a range is outside the arena.
         pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
-            match isa {
+            match isa.base() {
                 Isa::Scalar => avg_scalar(arena, a, part),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => {
@@ -4081,6 +4817,12 @@ mod rt {
                 self.sync();
             }
 
+            /// A matrix product whose `B` is packed in bfloat16.
+            pub fn gemm_bf16(&self, g: &Gemm) {
+                gemm::gemm_bf16(self.isa, self.arena, self.weights, g, self.part);
+                self.sync();
+            }
+
             pub fn depthwise(&self, d: &Depthwise) {
                 dwconv::depthwise(self.isa, self.arena, self.weights, d, self.part);
                 self.sync();
@@ -4142,9 +4884,11 @@ mod rt {
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
         use super::pool::{self, AvgPool, GlobalAvg};
+        use super::qgemm::{self, Bytes, Dot, QGemm, Quantize};
         use super::simd::Simd;
 
-        /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable.
+        /// Bit 0: detection done; bit 1: AVX2+FMA usable; bit 2: AVX-512F usable; bit 3: AVX-VNNI;
+        /// bit 4: AVX512_VNNI.
         static FEATURES: AtomicU8 = AtomicU8::new(0);
 
         fn features() -> u8 {
@@ -4177,12 +4921,16 @@ mod rt {
             // SAFETY: CPUID exists on every x86-64 CPU; leaf 0 reports the highest leaf.
             let max_leaf = unsafe { __cpuid(0) }.eax;
             // SAFETY: leaf 7 exists when the highest leaf is at least 7.
-            let l7 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 0) }.ebx } else { 0 };
+            let l7 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 0) } } else { CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 } };
+            // SAFETY: as above; sub-leaf 1 reads as zeros where it does not exist.
+            let l7_1 = if max_leaf >= 7 { unsafe { __cpuid_count(7, 1) }.eax } else { 0 };
             let ymm_state = xcr0 & 0b110 == 0b110;
             let zmm_state = xcr0 & 0b1110_0110 == 0b1110_0110;
-            let avx2 = fma && ymm_state && l7 & (1 << 5) != 0;
-            let avx512 = zmm_state && l7 & (1 << 16) != 0;
-            ((avx2 as u8) << 1) | ((avx512 as u8) << 2)
+            let avx2 = fma && ymm_state && l7.ebx & (1 << 5) != 0;
+            let avx512 = zmm_state && l7.ebx & (1 << 16) != 0;
+            let avxvnni = avx2 && l7_1 & (1 << 4) != 0;
+            let avx512vnni = avx512 && l7.ecx & (1 << 11) != 0;
+            ((avx2 as u8) << 1) | ((avx512 as u8) << 2) | ((avxvnni as u8) << 3) | ((avx512vnni as u8) << 4)
         }
 
         /// # Safety
@@ -4201,6 +4949,16 @@ mod rt {
         /// Whether AVX-512F is usable (CPU and OS).
         pub fn has_avx512() -> bool {
             features() & 4 != 0
+        }
+
+        /// Whether AVX-VNNI (with AVX2) is usable.
+        pub fn has_avxvnni() -> bool {
+            features() & 8 != 0
+        }
+
+        /// Whether AVX512_VNNI (with AVX-512F) is usable.
+        pub fn has_avx512vnni() -> bool {
+            features() & 16 != 0
         }
 
         /// The AVX2+FMA tier.
@@ -4287,6 +5045,16 @@ mod rt {
                 // SAFETY: AVX2 is available (trait contract); the bits form the float 2^n.
                 unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)))) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (__m256, __m256) {
+                // SAFETY: 8 readable dwords at `p` (trait contract); AVX2 is available.
+                unsafe { widen_pairs8(_mm256_loadu_si256(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m256, __m256) {
+                // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+                unsafe { widen_pairs8(_mm256_maskload_epi32(p.cast(), mask8(n))) }
+            }
         }
 
         /// The AVX-512F tier.
@@ -4366,6 +5134,182 @@ mod rt {
                 // SAFETY: AVX-512F is available (trait contract); scalef(1, n) is 2^floor(n).
                 unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (__m512, __m512) {
+                // SAFETY: 16 readable dwords at `p` (trait contract); AVX-512F is available.
+                unsafe { widen_pairs16(_mm512_loadu_si512(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (__m512, __m512) {
+                // SAFETY: `n` readable dwords at `p`; masked lanes are not accessed.
+                unsafe { widen_pairs16(_mm512_maskz_loadu_epi32(((1u32 << n) - 1) as __mmask16, p.cast())) }
+            }
+        }
+
+        /// The two bfloat16 halves of each dword as `f32`s: `(d << 16, d & 0xffff0000)`.
+        #[inline(always)]
+        unsafe fn widen_pairs8(d: __m256i) -> (__m256, __m256) {
+            // SAFETY: AVX2 is available (caller's contract).
+            unsafe {
+                let hi = _mm256_and_si256(d, _mm256_set1_epi32(0xffff_0000u32 as i32));
+                (_mm256_castsi256_ps(_mm256_slli_epi32::<16>(d)), _mm256_castsi256_ps(hi))
+            }
+        }
+
+        /// As [`widen_pairs8`] for 16 dwords.
+        #[inline(always)]
+        unsafe fn widen_pairs16(d: __m512i) -> (__m512, __m512) {
+            // SAFETY: AVX-512F is available (caller's contract).
+            unsafe {
+                let hi = _mm512_and_si512(d, _mm512_set1_epi32(0xffff_0000u32 as i32));
+                (_mm512_castsi512_ps(_mm512_slli_epi32::<16>(d)), _mm512_castsi512_ps(hi))
+            }
+        }
+
+        impl Bytes for Avx2 {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: __m256, n: usize) {
+                // SAFETY: AVX2 is available (trait contract); the lanes hold 0..=255, so the
+                // saturating packs are exact; only `n` bytes are written at `p`.
+                unsafe {
+                    let i = _mm256_cvtps_epi32(v);
+                    let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
+                    let b = _mm_packus_epi16(w, w);
+                    if n >= 8 {
+                        _mm_storel_epi64(p.cast(), b);
+                    } else {
+                        let t: [u8; 16] = core::mem::transmute(b);
+                        core::ptr::copy_nonoverlapping(t.as_ptr(), p, n);
+                    }
+                }
+            }
+        }
+
+        impl Bytes for Avx512 {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: __m512, n: usize) {
+                // SAFETY: AVX-512F is available (trait contract); lanes hold 0..=255; the masked
+                // store writes only `n` bytes.
+                unsafe { _mm512_mask_cvtusepi32_storeu_epi8(p.cast(), ((1u32 << n) - 1) as __mmask16, _mm512_cvtps_epi32(v)) }
+            }
+        }
+
+        /// The 8-bit dot product of AVX512_VNNI: `vpdpbusd` on 16 columns.
+        #[derive(Clone, Copy)]
+        pub(super) struct Vnni512;
+
+        impl Dot<Avx512> for Vnni512 {
+            type B = __m512i;
+            type Acc = __m512i;
+            #[inline(always)]
+            unsafe fn zero() -> __m512i {
+                // SAFETY: AVX-512F is available (trait contract).
+                unsafe { _mm512_setzero_si512() }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> __m512i {
+                // SAFETY: 16 readable dwords at `p` (trait contract).
+                unsafe { _mm512_loadu_si512(p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> __m512i {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { _mm512_maskz_loadu_epi32(((1u32 << n) - 1) as __mmask16, p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: __m512i, a: *const u8, b: __m512i) -> __m512i {
+                // SAFETY: 4 readable bytes at `a`; AVX512_VNNI is available (trait contract).
+                unsafe { _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(a.cast::<i32>().read_unaligned()), b) }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: __m512i) -> __m512 {
+                // SAFETY: AVX-512F is available.
+                unsafe { _mm512_cvtepi32_ps(acc) }
+            }
+        }
+
+        /// The 8-bit dot product of AVX-VNNI: `vpdpbusd` on 8 columns.
+        #[derive(Clone, Copy)]
+        pub(super) struct Vnni256;
+
+        impl Dot<Avx2> for Vnni256 {
+            type B = __m256i;
+            type Acc = __m256i;
+            #[inline(always)]
+            unsafe fn zero() -> __m256i {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { _mm256_setzero_si256() }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> __m256i {
+                // SAFETY: 8 readable dwords at `p` (trait contract).
+                unsafe { _mm256_loadu_si256(p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> __m256i {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { _mm256_maskload_epi32(p.cast(), mask8(n)) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: __m256i, a: *const u8, b: __m256i) -> __m256i {
+                // SAFETY: 4 readable bytes at `a`; AVX-VNNI is available (trait contract).
+                unsafe { _mm256_dpbusd_avx_epi32(acc, _mm256_set1_epi32(a.cast::<i32>().read_unaligned()), b) }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: __m256i) -> __m256 {
+                // SAFETY: AVX is available.
+                unsafe { _mm256_cvtepi32_ps(acc) }
+            }
+        }
+
+        /// The 8-bit dot product of plain AVX2, exact: bytes widened to 16 bits and `vpmaddwd`
+        /// (16-bit products summed in pairs into 32 bits, which cannot overflow), so that it gives
+        /// the VNNI tiers' sums. The sums stay split in two halves per column until the end.
+        #[derive(Clone, Copy)]
+        pub(super) struct Madd256;
+
+        impl Dot<Avx2> for Madd256 {
+            /// Columns 0-3 and 4-7, each as 16-bit weights `[c0 w0..w3, c1 w0..w3, ...]`.
+            type B = (__m256i, __m256i);
+            /// Per column pair of halves, `[c0 (w0, w1), c0 (w2, w3), c1 ...]`, for columns 0-3 and 4-7.
+            type Acc = (__m256i, __m256i);
+            #[inline(always)]
+            unsafe fn zero() -> Self::Acc {
+                // SAFETY: AVX is available (trait contract).
+                unsafe { (_mm256_setzero_si256(), _mm256_setzero_si256()) }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> Self::B {
+                // SAFETY: 8 readable dwords at `p` (trait contract).
+                unsafe { widen_weights(_mm256_loadu_si256(p.cast())) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+                // SAFETY: `n` readable dwords; masked lanes are not accessed.
+                unsafe { widen_weights(_mm256_maskload_epi32(p.cast(), mask8(n))) }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
+                // SAFETY: 4 readable bytes at `a`; AVX2 is available (trait contract).
+                unsafe {
+                    // [a0, a1, a2, a3] as 16-bit values in every 64-bit lane.
+                    let a16 = _mm256_cvtepu8_epi16(_mm_cvtsi32_si128(a.cast::<i32>().read_unaligned()));
+                    let a4 = _mm256_permute4x64_epi64::<0>(a16);
+                    (_mm256_add_epi32(acc.0, _mm256_madd_epi16(a4, b.0)), _mm256_add_epi32(acc.1, _mm256_madd_epi16(a4, b.1)))
+                }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: Self::Acc) -> __m256 {
+                // SAFETY: AVX2 is available. hadd gives [c0, c1, c4, c5 | c2, c3, c6, c7].
+                unsafe { _mm256_cvtepi32_ps(_mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(acc.0, acc.1))) }
+            }
+        }
+
+        /// 8 dwords of 4 signed bytes to 16 bits: columns 0-3, then 4-7.
+        #[inline(always)]
+        unsafe fn widen_weights(d: __m256i) -> (__m256i, __m256i) {
+            // SAFETY: AVX2 is available (caller's contract).
+            unsafe { (_mm256_cvtepi8_epi16(_mm256_castsi256_si128(d)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(d))) }
         }
 
         /// Declares `#[target_feature]` wrappers around generic bodies.
@@ -4384,6 +5328,8 @@ mod rt {
         wrappers! {
             "avx2,fma" => avx2_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx2, 6, 2>(a, w, g, p);
             "avx512f" => avx512_gemm_f32_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Avx512, 12, 2>(a, w, g, p);
+            "avx2,fma" => avx2_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx2, 6, 2>(a, w, g, p);
+            "avx512f" => avx512_gemm_bf16_12x32(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Avx512, 12, 2>(a, w, g, p);
             "avx2,fma" => avx2_dwconv_f32_8c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx2>(a, w, d, p);
             "avx512f" => avx512_dwconv_f32_16c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Avx512>(a, w, d, p);
             "avx2,fma" => avx2_conv_f32_1x32(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Avx2, 4>(a, i, w, d, p);
@@ -4392,6 +5338,11 @@ mod rt {
             "avx512f" => avx512_gap_f32_16c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Avx512>(a, g, p);
             "avx2,fma" => avx2_avgpool_f32_8c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx2>(a, q, p);
             "avx512f" => avx512_avgpool_f32_16c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Avx512>(a, q, p);
+            "avx2,fma" => avx2_quantize_u8_8c(a: Arena<'_>, q: &Quantize, p: Part) = qgemm::quantize_body::<Avx2>(a, q, p);
+            "avx512f" => avx512_quantize_u8_16c(a: Arena<'_>, q: &Quantize, p: Part) = qgemm::quantize_body::<Avx512>(a, q, p);
+            "avx2,fma" => avx2_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx2, Madd256, 6, 2>(a, w, g, p);
+            "avx2,fma,avxvnni" => avxvnni_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx2, Vnni256, 6, 2>(a, w, g, p);
+            "avx512f,avx512vnni" => avx512vnni_qgemm_i8_12x32(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Avx512, Vnni512, 12, 2>(a, w, g, p);
         }
     }
     pub mod neon {
@@ -4492,6 +5443,14 @@ mod rt {
                 // SAFETY: NEON is available (trait contract); the bits form the float 2^n.
                 unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)))) }
             }
+            #[inline(always)]
+            unsafe fn load_bf16_pairs(p: *const u32) -> (float32x4_t, float32x4_t) {
+                // SAFETY: 4 readable dwords at `p` (trait contract); NEON is available.
+                unsafe {
+                    let d = vld1q_u32(p);
+                    (vreinterpretq_f32_u32(vshlq_n_u32::<16>(d)), vreinterpretq_f32_u32(vandq_u32(d, vdupq_n_u32(0xffff_0000))))
+                }
+            }
         }
 
         /// # Safety
@@ -4500,6 +5459,14 @@ mod rt {
         pub(super) unsafe fn neon_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
             // SAFETY: NEON is enabled for this function.
             unsafe { gemm::body::<Neon, 6, 4>(a, w, g, p) }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { gemm::body_bf16::<Neon, 6, 4>(a, w, g, p) }
         }
 
         /// # Safety
@@ -4536,7 +5503,8 @@ mod rt {
     }
     pub mod detect {
         //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-        //! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces (unset, empty or blank: the best).
+        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces (unset, empty or blank:
+        //! the best).
 
         use super::isa::Isa;
 
@@ -4560,15 +5528,15 @@ mod rt {
         /// The tier a value of `GHOSTNET_ISA` asks for: `None`, empty or blank means the best tier
         /// this CPU supports, as an unset variable does.
         pub fn select_from(value: Option<&std::ffi::OsStr>) -> Result<Isa, IsaError> {
+            let names = || Isa::ALL.iter().map(|i| i.name()).collect::<std::vec::Vec<&str>>().join(", ");
             let Some(value) = value else { return Ok(Isa::best()) };
             let Some(name) = value.to_str() else {
-                return Err(IsaError(std::format!("GHOSTNET_ISA={value:?} is not a kernel tier; use scalar, avx2, avx512 or neon")));
+                return Err(IsaError(std::format!("GHOSTNET_ISA={value:?} is not a kernel tier; use one of {}", names())));
             };
             if name.trim().is_empty() {
                 return Ok(Isa::best());
             }
-            let isa = Isa::from_name(name.trim())
-                .ok_or_else(|| IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon")))?;
+            let isa = Isa::from_name(name.trim()).ok_or_else(|| IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use one of {}", names())))?;
             if isa.supported() {
                 Ok(isa)
             } else {

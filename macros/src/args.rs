@@ -1,9 +1,10 @@
 //! The macro's arguments: parsed with their tokens kept, then checked into a [`Request`].
 //!
 //! ```text
-//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, precision = "f32" | "bf16"] [, no_std])
 //! ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, precision = "f32" | "bf16"]
+//!           [, no_std [= BOOL]])
 //! ```
 //! `TABLE` is timm's `cfgs`, as a string (`"[[[3, 16, 16, 0, 1]], ...]"`, the text `ghostc
 //! --stages` takes) or as a nested array (`[[[3, 16, 16, 0, 1]], ...]`). Paths are relative
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use ghostnet_compiler::front::dsl::options::{self, Opt, Options};
 use ghostnet_compiler::front::dsl::{self, Block};
+use ghostnet_compiler::ir::Precision;
 use ghostnet_compiler::Source;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -21,7 +23,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, Token, UnOp};
 
-const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, no_std";
+const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, precision, no_std";
 
 /// The macro's name of each model option, as its messages say it: the key in backticks.
 fn name(o: Opt) -> &'static str {
@@ -75,6 +77,7 @@ impl Parse for Args {
 pub struct Request {
     pub source: Source,
     pub no_std: bool,
+    pub precision: Precision,
     /// What the network is compiled from, in words.
     pub described: String,
     /// Where errors of the compiler point: the file's literal, else the whole call.
@@ -102,6 +105,7 @@ impl Errors {
 struct Given {
     options: Options,
     no_std: bool,
+    precision: Precision,
 }
 
 impl Given {
@@ -118,6 +122,7 @@ impl Given {
             "seed" => o.seed = Some(integer(value, "seed expects a non-negative integer, like `seed = 7`")?),
             "stages" => o.stages = Some(stage_table(value)?),
             "version" => o.version = Some(integer(value, "version expects 1 or 2, like `version = 2`")?),
+            "precision" => self.precision = precision(value)?,
             "no_std" => match value {
                 Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
                 _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
@@ -210,7 +215,7 @@ impl Args {
             Source::Dsl { .. } => None,
         };
         let span = file.map_or_else(|| self.0.to_token_stream(), ToTokens::to_token_stream);
-        Some(Request { described: options::describe(&source), source, no_std: g.no_std, span })
+        Some(Request { described: options::describe(&source), source, no_std: g.no_std, precision: g.precision, span })
     }
 
     /// The value of option `key`, the first time it is given.
@@ -277,6 +282,18 @@ fn shape(value: &Expr) -> syn::Result<Vec<usize>> {
         }
     }
     errors.0.map_or(Ok(dims), Err)
+}
+
+/// A precision name: `"f32"` or `"bf16"`.
+fn precision(value: &Expr) -> syn::Result<Precision> {
+    let names: Vec<String> = Precision::ALL.iter().map(|p| format!("\"{p}\"")).collect();
+    let wrong = |what: &str| format!("{what}; precision is one of {}, like `precision = \"bf16\"`", names.join(", "));
+    match literal(value) {
+        Some((Lit::Str(lit), false)) => {
+            Precision::from_name(&lit.value()).ok_or_else(|| syn::Error::new_spanned(lit, wrong(&format!("unknown precision \"{}\"", lit.value()))))
+        }
+        _ => Err(syn::Error::new_spanned(value, wrong("expected a string"))),
+    }
 }
 
 /// A path string, resolved against `manifest_dir`, naming an existing file.

@@ -34,9 +34,10 @@ use proc_macro::TokenStream;
 ///
 /// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
 /// ```text
-/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, precision = "f32" | "bf16"] [, no_std])
 /// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, precision = "f32" | "bf16"]
+///           [, no_std [= BOOL]])
 /// ```
 /// - `onnx`: a model exported from PyTorch (either exporter); `input` fixes its dynamic
 ///   dimensions (batch defaults to 1).
@@ -47,6 +48,8 @@ use proc_macro::TokenStream;
 ///   as that text in a string (what `ghostc --stages` takes).
 /// - `weights`: a timm `state_dict` as safetensors; without it the weights are seeded
 ///   pseudo-random from `seed` (default 0), for benchmarks and tests.
+/// - `precision`: of the matrix products, `"f32"` (default) or `"bf16"` (weights rounded
+///   to bfloat16 and stored in half the bytes; activations and sums stay `f32`).
 /// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
 ///
 /// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
@@ -68,7 +71,7 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     use ghostnet_compiler::back::rust::{Options, WeightsSource};
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
     let request = args.request(manifest_dir.as_deref())?;
-    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()) };
+    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()), precision: request.precision };
     let limits = ghostnet_compiler::Limits::default();
     // The compiler returns errors rather than panicking; a panic would be a bug, reported
     // like an error rather than as rustc's "proc macro panicked".

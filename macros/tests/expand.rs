@@ -93,7 +93,7 @@ fn build(krate: &ScratchCrate, modules: &[Module]) {
     for m in modules {
         let Kind::Ghostc(source) = &m.kind else { continue };
         let weights = format!("{}.weights.bin", m.name);
-        let options = Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()) };
+        let options = Options { no_std: m.no_std, source: m.name.into(), weights: WeightsSource::File(weights.clone()), ..Default::default() };
         let c = compile(source, &Limits::default(), &options).unwrap_or_else(|e| panic!("{}: {e}", m.name));
         std::fs::write(krate.dir.join("src").join(format!("{}.rs", m.name)), &c.code).unwrap();
         std::fs::write(krate.dir.join("src").join(weights), c.weight_bytes()).unwrap();

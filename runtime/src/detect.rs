@@ -1,6 +1,7 @@
 #![cfg(feature = "std")]
 //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-//! `GHOSTNET_ISA=scalar|avx2|avx512|neon` forces (unset, empty or blank: the best).
+//! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces (unset, empty or blank:
+//! the best).
 
 use super::isa::Isa;
 
@@ -24,15 +25,15 @@ pub fn select() -> Result<Isa, IsaError> {
 /// The tier a value of `GHOSTNET_ISA` asks for: `None`, empty or blank means the best tier
 /// this CPU supports, as an unset variable does.
 pub fn select_from(value: Option<&std::ffi::OsStr>) -> Result<Isa, IsaError> {
+    let names = || Isa::ALL.iter().map(|i| i.name()).collect::<std::vec::Vec<&str>>().join(", ");
     let Some(value) = value else { return Ok(Isa::best()) };
     let Some(name) = value.to_str() else {
-        return Err(IsaError(std::format!("GHOSTNET_ISA={value:?} is not a kernel tier; use scalar, avx2, avx512 or neon")));
+        return Err(IsaError(std::format!("GHOSTNET_ISA={value:?} is not a kernel tier; use one of {}", names())));
     };
     if name.trim().is_empty() {
         return Ok(Isa::best());
     }
-    let isa = Isa::from_name(name.trim())
-        .ok_or_else(|| IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use scalar, avx2, avx512 or neon")))?;
+    let isa = Isa::from_name(name.trim()).ok_or_else(|| IsaError(std::format!("GHOSTNET_ISA={name} is not a kernel tier; use one of {}", names())))?;
     if isa.supported() {
         Ok(isa)
     } else {

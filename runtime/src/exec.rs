@@ -42,6 +42,12 @@ impl Ctx<'_> {
         self.sync();
     }
 
+    /// A matrix product whose `B` is packed in bfloat16.
+    pub fn gemm_bf16(&self, g: &Gemm) {
+        gemm::gemm_bf16(self.isa, self.arena, self.weights, g, self.part);
+        self.sync();
+    }
+
     pub fn depthwise(&self, d: &Depthwise) {
         dwconv::depthwise(self.isa, self.arena, self.weights, d, self.part);
         self.sync();

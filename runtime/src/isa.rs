@@ -3,30 +3,48 @@
 
 use core::marker::PhantomData;
 
-/// A kernel tier.
+/// A kernel tier: the instructions the kernels may use. Each tier includes the ones
+/// before it on its architecture; the `f32` kernels of a tier are those of its
+/// [`Isa::base`], the 8-bit integer kernels use the dot-product instructions it adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     /// Portable plain loops; the reference every other tier is tested against.
     Scalar,
     /// x86-64 AVX2 with FMA.
     Avx2,
+    /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`).
+    AvxVnni,
     /// x86-64 AVX-512F.
     Avx512,
+    /// AVX-512F with AVX512_VNNI (512-bit `vpdpbusd`).
+    Avx512Vnni,
     /// AArch64 Advanced SIMD.
     Neon,
 }
 
 impl Isa {
-    /// Every tier, best last.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+    /// Every tier, best last on each architecture.
+    pub const ALL: [Isa; 6] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon];
 
     /// The name used by `GHOSTNET_ISA`.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
+            Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+        }
+    }
+
+    /// The tier whose `f32` kernels this one runs: the tier without its dot-product
+    /// extension.
+    pub fn base(self) -> Isa {
+        match self {
+            Isa::AvxVnni => Isa::Avx2,
+            Isa::Avx512Vnni => Isa::Avx512,
+            other => other,
         }
     }
 
@@ -39,7 +57,7 @@ impl Isa {
     pub fn compiled_in(self) -> bool {
         match self {
             Isa::Scalar => true,
-            Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
+            Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
             Isa::Neon => cfg!(target_arch = "aarch64"),
         }
     }
@@ -51,7 +69,11 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => super::x86::has_avx2(),
             #[cfg(target_arch = "x86_64")]
+            Isa::AvxVnni => super::x86::has_avx2() && super::x86::has_avxvnni(),
+            #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => super::x86::has_avx512(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
             #[allow(unreachable_patterns)]
@@ -61,14 +83,18 @@ impl Isa {
 
     /// The best tier this CPU supports.
     pub fn best() -> Isa {
-        [Isa::Avx512, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+        [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
     }
 
     /// The best tier the compile-time target features guarantee; the selection for
     /// `no_std` builds, which cannot ask the CPU.
     pub fn from_target_features() -> Isa {
-        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")) {
+            Isa::Avx512Vnni
+        } else if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
             Isa::Avx512
+        } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "avxvnni")) {
+            Isa::AvxVnni
         } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
             Isa::Avx2
         } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
@@ -134,6 +160,26 @@ pub fn exp(x: f32) -> f32 {
     let half = k / 2;
     let two = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
     (p * two(half) * two(k - half)) as f32
+}
+
+/// `x` rounded to the nearest bfloat16, ties to even, as its 16 bits (the high half of an
+/// `f32`). A NaN stays a NaN; values past the largest bfloat16 round to infinity.
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The `f32` a bfloat16 stands for (exact).
+pub fn bf16_value(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// `x` rounded to bfloat16 precision: [`bf16_value`] of [`bf16_bits`].
+pub fn bf16_round(x: f32) -> f32 {
+    bf16_value(bf16_bits(x))
 }
 
 /// Which share of a layer's work a call computes: part `index` of `count`.

@@ -40,6 +40,7 @@ pub mod isa;
 pub mod neon;
 pub mod ops;
 pub mod pool;
+pub mod qgemm;
 mod simd;
 pub mod team;
 pub mod x86;
@@ -52,6 +53,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("isa", include_str!("isa.rs")),
     ("simd", include_str!("simd.rs")),
     ("gemm", include_str!("gemm.rs")),
+    ("qgemm", include_str!("qgemm.rs")),
     ("dwconv", include_str!("dwconv.rs")),
     ("conv", include_str!("conv.rs")),
     ("pool", include_str!("pool.rs")),

@@ -95,6 +95,14 @@ impl Simd for Neon {
         // SAFETY: NEON is available (trait contract); the bits form the float 2^n.
         unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)))) }
     }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u32) -> (float32x4_t, float32x4_t) {
+        // SAFETY: 4 readable dwords at `p` (trait contract); NEON is available.
+        unsafe {
+            let d = vld1q_u32(p);
+            (vreinterpretq_f32_u32(vshlq_n_u32::<16>(d)), vreinterpretq_f32_u32(vandq_u32(d, vdupq_n_u32(0xffff_0000))))
+        }
+    }
 }
 
 /// # Safety
@@ -103,6 +111,14 @@ impl Simd for Neon {
 pub(super) unsafe fn neon_gemm_f32_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
     // SAFETY: NEON is enabled for this function.
     unsafe { gemm::body::<Neon, 6, 4>(a, w, g, p) }
+}
+
+/// # Safety
+/// NEON is available.
+#[target_feature(enable = "neon")]
+pub(super) unsafe fn neon_gemm_bf16_6x16(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) {
+    // SAFETY: NEON is enabled for this function.
+    unsafe { gemm::body_bf16::<Neon, 6, 4>(a, w, g, p) }
 }
 
 /// # Safety

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use ghostnet_compiler::front::dsl::{self, options::{self, Opt, Options, Problem}};
 use ghostnet_compiler::back::rust::{self, lower};
 use ghostnet_compiler::inspect::Report;
+use ghostnet_compiler::ir::Precision;
 use ghostnet_compiler::{interp, ir, Limits, Source};
 
 /// Compile a GhostNet (ONNX file or DSL description) into dependency-free Rust.
@@ -37,6 +38,21 @@ enum Command {
     /// Turn PNG and JPEG photos into network inputs (raw f32 NCHW, back to back) with timm's
     /// evaluation transform.
     Preprocess(PreprocessArgs),
+    /// Write the network as an ONNX model (opset 17), as loaded, before fusion: a DSL network
+    /// for other engines to run, with the same weights.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Input shape NxCxHxW (fixes dynamic ONNX dimensions; sets the DSL input). Same as --shape.
+    #[arg(long = "input", value_name = "NxCxHxW", value_parser = parse_shape)]
+    input_shape: Option<Dims>,
+    /// The ONNX file to write.
+    #[arg(short = 'o', long = "output", value_name = "OUT.onnx")]
+    output: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -90,7 +106,8 @@ struct ProfileArgs {
     /// Input shape NxCxHxW (fixes dynamic ONNX dimensions; sets the DSL input). Same as --shape.
     #[arg(long = "input", value_name = "NxCxHxW", value_parser = parse_shape)]
     input_shape: Option<Dims>,
-    /// Kernel tier: scalar, avx2, avx512 or neon (default: GHOSTNET_ISA, else the best this CPU runs).
+    /// Kernel tier: scalar, avx2, avxvnni, avx512, avx512vnni or neon (default: GHOSTNET_ISA,
+    /// else the best this CPU runs).
     #[arg(long, value_name = "TIER")]
     isa: Option<String>,
     /// Threads sharing every layer, as `Net::forward_threads`.
@@ -190,6 +207,10 @@ struct ModelArgs {
     /// Input shape NxCxHxW.
     #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
     shape: Option<Dims>,
+    /// Precision of the matrix products: f32 (default) or bf16 (weights rounded to
+    /// bfloat16, half the weight bytes; activations and sums stay f32).
+    #[arg(long, value_name = "P", default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -237,6 +258,13 @@ fn parse_shape(s: &str) -> Result<Dims, String> {
         Ok(d) if !d.is_empty() && !d.contains(&0) => Ok(Dims(d)),
         _ => Err(format!("'{s}' is not a shape like 1x3x224x224 (positive integers joined by 'x')")),
     }
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    Precision::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Precision::ALL.iter().map(|p| p.name()).collect();
+        format!("'{s}' is not a precision; use {}", names.join(" or "))
+    })
 }
 
 /// ghostc's name of each model option, as its messages say it.
@@ -303,6 +331,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => run(&a),
         Some(Command::Profile(a)) => profile(&a),
         Some(Command::Preprocess(a)) => preprocess(&a),
+        Some(Command::Export(a)) => export(&a),
         None => compile(&cli.compile),
     };
     match result {
@@ -317,7 +346,7 @@ fn main() -> ExitCode {
 fn inspect(a: &InspectArgs) -> Result<(), String> {
     let source = a.model.source(a.input_shape.clone())?;
     let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
+    let graph = ghostnet_compiler::optimize_for(graph, a.model.precision).map_err(|e| e.to_string())?;
     // The arena is planned by the back end; a graph it cannot lower still gets its table.
     let arena = lower::lower(&graph).map_or(0, |p| p.arena_len * 4);
     let report = Report::new(&graph, arena);
@@ -325,10 +354,19 @@ fn inspect(a: &InspectArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn export(a: &ExportArgs) -> Result<(), String> {
+    let source = a.model.source(a.input_shape.clone())?;
+    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    let bytes = ghostnet_compiler::back::onnx::write(&graph).map_err(|e| e.to_string())?;
+    write_atomic(&a.output, &bytes)?;
+    println!("wrote {} ({} nodes, {} bytes)", a.output.display(), graph.nodes.len(), bytes.len());
+    Ok(())
+}
+
 fn run(a: &RunArgs) -> Result<(), String> {
     let source = a.model.source(None)?;
     let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
+    let graph = ghostnet_compiler::optimize_for(graph, a.model.precision).map_err(|e| e.to_string())?;
     let in_shape = graph.shape(graph.inputs[0]).clone();
     let per = ir::numel(&in_shape);
     let values: Vec<f32> = match &a.input {
@@ -388,7 +426,10 @@ fn profile(a: &ProfileArgs) -> Result<(), String> {
                 let usable: Vec<&str> = Isa::ALL.iter().filter(|i| i.supported()).map(|i| i.name()).collect();
                 return Err(format!("--isa {name}: this CPU or build cannot run that tier (usable here: {})", usable.join(", ")));
             }
-            None => return Err(format!("--isa {name} is not a kernel tier; use scalar, avx2, avx512 or neon")),
+            None => {
+                let names: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+                return Err(format!("--isa {name} is not a kernel tier; use one of {}", names.join(", ")));
+            }
         },
     };
     if a.threads == 0 || a.runs == 0 {
@@ -396,7 +437,7 @@ fn profile(a: &ProfileArgs) -> Result<(), String> {
     }
     let source = a.model.source(a.input_shape.clone())?;
     let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
-    let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
+    let graph = ghostnet_compiler::optimize_for(graph, a.model.precision).map_err(|e| e.to_string())?;
     let program = lower::lower(&graph).map_err(|e| rust::Error::Unsupported(e).to_string())?;
     let input = profile::sample_input(program.image_len());
     let p = profile::measure(&graph, &program, &input, &profile::Options { isa, threads: a.threads, runs: a.runs });
@@ -425,7 +466,7 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let weights_name = format!("{stem}.weights.bin");
     let weights_path = out.with_file_name(&weights_name);
-    let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()) };
+    let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()), precision: a.model.precision };
     let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
     create_parent(out)?;
     write_atomic(&weights_path, &compiled.weight_bytes())?;

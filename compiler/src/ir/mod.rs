@@ -18,12 +18,14 @@
 //!   garbage; [`Graph::compact`] drops them.
 
 mod op;
+pub mod precision;
 mod valid;
 
 use std::collections::HashMap;
 use std::fmt;
 
 pub use op::{apply_act, broadcast, Act, Conv, Op, Pool, SliceAxis};
+pub use precision::Precision;
 pub use valid::{ValidationError, ValidationErrors};
 
 /// A tensor shape; every dimension is known.
@@ -66,6 +68,8 @@ pub struct Node {
     /// Source ops merged into this node by the passes, in order, e.g. `["BatchNormalization",
     /// "Relu"]`; shown by `ghostc inspect`.
     pub fused: Vec<String>,
+    /// The precision of its matrix products (see [`Precision`]).
+    pub precision: Precision,
 }
 
 /// A static-shape network.
@@ -192,7 +196,7 @@ impl Graph {
         let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.shape(i)).collect();
         let shape = op.infer_shape(&shapes)?;
         let output = self.add_value(name.clone(), shape);
-        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new() });
+        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new(), precision: Precision::F32 });
         Ok(output)
     }
 

@@ -111,7 +111,7 @@ fn apply(g: &mut Graph, m: Match) {
         fused.push("Slice".into());
     }
     let op = Op::Ghost { primary, cheap, channels: m.channels, residual: false, scale, gate: false };
-    g.nodes[last] = Node { name, op, inputs, output, fused };
+    g.nodes[last] = Node { name, op, inputs, output, fused, precision: Default::default() };
     let mut dead = vec![m.primary, m.cheap];
     if m.slice.is_some() {
         dead.push(m.concat);

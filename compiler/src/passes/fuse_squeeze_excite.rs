@@ -15,7 +15,7 @@ pub fn run(g: &mut Graph) -> bool {
                 let out = expand.output;
                 let op = Op::SqueezeExcite { act: m.act, gate: m.gate };
                 let fused = vec![g.nodes[m.mean].op.name().into(), "Conv".into(), m.act.onnx_name().into(), "Conv".into(), m.gate.onnx_name().into()];
-                let node = crate::ir::Node { name, op, inputs: m.inputs, output: out, fused };
+                let node = crate::ir::Node { name, op, inputs: m.inputs, output: out, fused, precision: Default::default() };
                 g.nodes[m.expand] = node;
                 // Remove the mean and the reduce conv (both before `expand`).
                 let (a, b) = (m.mean.max(m.reduce), m.mean.min(m.reduce));

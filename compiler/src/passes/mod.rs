@@ -6,6 +6,7 @@
 //!   parallel convolution branches that are summed merge into one (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
+mod assign_precision;
 mod dead_code;
 mod fold_batchnorm;
 mod fold_constants;
@@ -19,7 +20,7 @@ mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
 
-use crate::ir::{Graph, ValidationErrors};
+use crate::ir::{Graph, Precision, ValidationErrors};
 
 /// A named graph rewrite; `run` returns whether it changed anything.
 pub struct Pass {
@@ -57,6 +58,15 @@ pub const FUSE: &[Pass] = &[
 pub struct Error {
     pub pass: &'static str,
     pub errors: ValidationErrors,
+}
+
+/// Sets every node's precision: `precision` for the matrix products by constant weights,
+/// `f32` for everything else. Run after [`FUSE`], which builds the nodes it looks at.
+pub fn set_precision(graph: &mut Graph, precision: Precision) -> Result<(), Error> {
+    if assign_precision::run(graph, precision) {
+        graph.validate().map_err(|errors| Error { pass: "assign_precision", errors })?;
+    }
+    Ok(())
 }
 
 /// Runs `passes` in order, repeating the list until none changes the graph (at most

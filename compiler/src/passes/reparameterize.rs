@@ -111,7 +111,7 @@ fn merge(g: &mut Graph, add: usize, a: usize, b: usize) {
     fused.push(merged(&nb, cb));
     let output = g.nodes[add].output;
     let name = common_prefix(&na.name, &nb.name);
-    g.nodes[add] = Node { name, op: Op::Conv(conv), inputs: vec![na.inputs[0], wt, bt], output, fused };
+    g.nodes[add] = Node { name, op: Op::Conv(conv), inputs: vec![na.inputs[0], wt, bt], output, fused, precision: Default::default() };
     let (hi, lo) = (a.max(b), a.min(b));
     g.nodes.remove(hi);
     g.nodes.remove(lo);

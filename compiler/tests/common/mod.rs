@@ -100,9 +100,15 @@ pub fn have_pillow() -> bool {
     ok
 }
 
-/// Runs `model` under ONNX Runtime on `input`, returning the first output.
+/// Runs `model` under ONNX Runtime on `input`, returning the first output; the files it
+/// passes go beside the model.
 pub fn onnxruntime(model: &std::path::Path, input: &[f32]) -> Vec<f32> {
-    let dir = model.parent().unwrap();
+    onnxruntime_in(model.parent().unwrap(), model, input)
+}
+
+/// Runs `model` under ONNX Runtime on `input` (one input or several back to back), returning
+/// the first output of each, back to back; the files it passes go into `dir`.
+pub fn onnxruntime_in(dir: &std::path::Path, model: &std::path::Path, input: &[f32]) -> Vec<f32> {
     let (inp, out) = (dir.join("ort_in.bin"), dir.join("ort_out.bin"));
     std::fs::write(&inp, input.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ort_run.py");
@@ -149,3 +155,22 @@ pub fn random_spec(seed: u64) -> ghostnet_compiler::front::dsl::Spec {
     }
 }
 
+
+/// Deterministic pseudo-random standard-normal values (Box-Muller over [`test_input`]).
+pub fn normal_input(len: usize, seed: u64) -> Vec<f32> {
+    let u = test_input(2 * len, seed);
+    (0..len)
+        .map(|i| {
+            let (a, b) = ((u[2 * i] + 1.0) / 2.0, (u[2 * i + 1] + 1.0) / 2.0);
+            let r = (-2.0 * (a.max(1e-7) as f64).ln()).sqrt();
+            (r * (2.0 * std::f64::consts::PI * b as f64).cos()) as f32
+        })
+        .collect()
+}
+
+/// Signal-to-quantization-noise ratio of `got` against `want`, in dB.
+pub fn sqnr_db(got: &[f32], want: &[f32]) -> f64 {
+    let signal: f64 = want.iter().map(|&w| (w as f64).powi(2)).sum();
+    let noise: f64 = got.iter().zip(want).map(|(&g, &w)| (g as f64 - w as f64).powi(2)).sum();
+    10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10()
+}

@@ -177,7 +177,7 @@ mod tests {
     fn tokens_are_the_written_module_without_inner_attributes() {
         let p = program();
         for no_std in [false, true] {
-            let options = Options { no_std, source: "a test".into(), weights: WeightsSource::File("net.weights.bin".into()) };
+            let options = Options { no_std, source: "a test".into(), weights: WeightsSource::File("net.weights.bin".into()), ..Default::default() };
             let text: syn::File = syn::parse_str(&writer::write_string(&p, &options).unwrap()).unwrap();
             let inputs = [PathBuf::from("/models/a.onnx")];
             let tokens: syn::File = syn::parse2(tokens(&p, &options, &inputs).unwrap()).unwrap();
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn weights_are_one_aligned_byte_string() {
         let p = program();
-        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::File("ignored".into()) };
+        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::File("ignored".into()), ..Default::default() };
         let graph_free = tokens(&p, &Options { weights: WeightsSource::Inline(super::super::weight_bytes(&p)), ..options }, &[]).unwrap();
         let file: syn::File = syn::parse2(graph_free).unwrap();
         let stat = file.items.iter().find_map(|i| match i {
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn relative_input_paths_are_an_internal_error() {
         let p = program();
-        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::Inline(vec![]) };
+        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::Inline(vec![]), ..Default::default() };
         let e = tokens(&p, &options, &[PathBuf::from("model.onnx")]).unwrap_err();
         assert!(e.contains("'model.onnx' is not an absolute"), "{e}");
     }

@@ -18,7 +18,7 @@ use rt::ops::{BinOp, Mat};
 use rt::pool::{AvgPool, GlobalAvg};
 
 use super::memory::{self, Lifetime};
-use crate::ir::{numel, Act, Conv, Graph, Node, Op, TensorId};
+use crate::ir::{numel, Act, Conv, Graph, Node, Op, Precision, TensorId};
 
 /// A kernel call of the compiled network.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +26,8 @@ pub enum Kind {
     /// Copy the NCHW input image into the arena as NHWC.
     InputToNhwc { dst: usize, ld: usize, channels: usize, hw: usize },
     Gemm(Gemm),
+    /// A matrix product whose `B` is packed in bfloat16 (`rt::gemm::pack_bf16`).
+    GemmBf16(Gemm),
     Depthwise(Depthwise),
     /// A dense convolution; `from_input` reads the caller's NCHW image instead of the arena.
     Dense { conv: Dense, from_input: bool },
@@ -145,7 +147,7 @@ impl Program {
 /// Multiply-accumulates of one step (dense arithmetic only).
 pub fn step_macs(kind: &Kind) -> u64 {
     match kind {
-        Kind::Gemm(g) => (g.m * g.k * g.n) as u64,
+        Kind::Gemm(g) | Kind::GemmBf16(g) => (g.m * g.k * g.n) as u64,
         Kind::Depthwise(d) => (d.oh * d.ow * d.c * d.kh * d.kw) as u64,
         Kind::Dense { conv: d, .. } => (d.oh * d.ow * d.cout * d.cin * d.kh * d.kw) as u64,
         _ => 0,
@@ -156,7 +158,15 @@ pub fn step_macs(kind: &Kind) -> u64 {
 pub fn describe(kind: &Kind) -> String {
     match kind {
         Kind::InputToNhwc { channels, hw, .. } => format!("input NCHW->NHWC {channels}x{hw}"),
-        Kind::Gemm(g) => format!("gemm m{} k{} n{}{}{}", g.m, g.k, g.n, if g.scale.is_some() { " +scale" } else { "" }, if g.residual.is_some() { " +res" } else { "" }),
+        Kind::Gemm(g) | Kind::GemmBf16(g) => format!(
+            "gemm{} m{} k{} n{}{}{}",
+            if matches!(kind, Kind::GemmBf16(_)) { " bf16" } else { "" },
+            g.m,
+            g.k,
+            g.n,
+            if g.scale.is_some() { " +scale" } else { "" },
+            if g.residual.is_some() { " +res" } else { "" }
+        ),
         Kind::Depthwise(d) => format!("dw {}x{}/{} {}x{}x{}", d.kh, d.kw, d.sh, d.oh, d.ow, d.c),
         Kind::Dense { conv: d, .. } => format!("conv {}x{}/{} {}->{} {}x{}", d.kh, d.kw, d.sh, d.cin, d.cout, d.oh, d.ow),
         Kind::GlobalAvg(g) => format!("gap {}x{}", g.pixels, g.c),
@@ -171,6 +181,7 @@ pub fn execute(ctx: &rt::exec::Ctx<'_>, kind: &Kind) {
     match kind {
         Kind::InputToNhwc { dst, ld, channels, hw } => ctx.input_to_nhwc(*dst, *ld, *channels, *hw),
         Kind::Gemm(g) => ctx.gemm(g),
+        Kind::GemmBf16(g) => ctx.gemm_bf16(g),
         Kind::Depthwise(d) => ctx.depthwise(d),
         Kind::Dense { conv, from_input: true } => ctx.dense_input(conv),
         Kind::Dense { conv, from_input: false } => ctx.dense(conv),
@@ -262,13 +273,14 @@ pub fn lower(graph: &Graph) -> Result<Program, Vec<String>> {
         return Err(problems);
     }
     let plan = Planner::new(graph, &hows, &layout).plan();
-    let mut cx = Emit { graph, plan: &plan, weights: Vec::new(), steps: Vec::new() };
+    let mut cx = Emit { graph, plan: &plan, weights: Vec::new(), steps: Vec::new(), precision: Precision::F32 };
     if plan.input_in_arena {
         let l = layout(input).unwrap();
         let dst = cx.at(input);
         cx.push("input", Kind::InputToNhwc { dst, ld: l.channels, channels: l.channels, hw: l.hw });
     }
     for (i, n) in graph.nodes.iter().enumerate() {
+        cx.precision = n.precision;
         cx.node(i, n, hows[i], &layout);
     }
     let out = graph.outputs[0];
@@ -549,6 +561,9 @@ struct Emit<'g> {
     plan: &'g Plan,
     weights: Vec<f32>,
     steps: Vec<Step>,
+    /// The precision of the node being emitted: its matrix products pack their weights
+    /// in it and run the matching kernel.
+    precision: Precision,
 }
 
 impl Emit<'_> {
@@ -557,7 +572,19 @@ impl Emit<'_> {
     }
 
     fn push(&mut self, layer: &str, kind: Kind) {
+        let kind = match (kind, self.precision) {
+            (Kind::Gemm(g), Precision::Bf16) => Kind::GemmBf16(g),
+            (kind, _) => kind,
+        };
         self.steps.push(Step { layer: layer.to_string(), kind });
+    }
+
+    /// Packs `b(p, j)` (`k x n`) for the matrix-product kernels in the node's precision.
+    fn pack_b(&mut self, k: usize, n: usize, b: impl Fn(usize, usize) -> f32) -> usize {
+        match self.precision {
+            Precision::F32 => self.blob(rt::gemm::packed_len(k, n), |out| rt::gemm::pack(k, n, b, out)),
+            Precision::Bf16 => self.blob(rt::gemm::packed_len_bf16(k, n), |out| rt::gemm::pack_bf16(k, n, b, out)),
+        }
     }
 
     /// Appends `len` values written by `fill` to the blob, 16-aligned; returns the offset.
@@ -577,7 +604,7 @@ impl Emit<'_> {
         let s = self.graph.shape(w).clone();
         let (n, k) = (s[0], s[1]);
         let wd = self.data(w).to_vec();
-        let bo = self.blob(rt::gemm::packed_len(k, n), |out| rt::gemm::pack(k, n, |p, j| wd[j * k + p], out));
+        let bo = self.pack_b(k, n, |p, j| wd[j * k + p]);
         let bias = b.map(|b| self.data(b).to_vec()).unwrap_or(vec![0.0; n]);
         let so = self.blob(n, |out| out[..n].copy_from_slice(&bias));
         (bo, so)
@@ -785,9 +812,7 @@ impl Emit<'_> {
                 let bs = g.shape(n.inputs[1]).clone();
                 let (k, nn) = if trans_b { (bs[1], bs[0]) } else { (bs[0], bs[1]) };
                 let bd = self.data(n.inputs[1]).to_vec();
-                let b = self.blob(rt::gemm::packed_len(k, nn), |out| {
-                    rt::gemm::pack(k, nn, |p, j| alpha * if trans_b { bd[j * k + p] } else { bd[p * nn + j] }, out)
-                });
+                let b = self.pack_b(k, nn, |p, j| alpha * if trans_b { bd[j * k + p] } else { bd[p * nn + j] });
                 let cd: Vec<f32> = match n.inputs.get(2) {
                     Some(&c) if numel(g.shape(c)) == 1 => vec![beta * self.data(c)[0]; nn],
                     Some(&c) => self.data(c).iter().map(|v| beta * v).collect(),

@@ -28,6 +28,16 @@ pub struct Options {
     /// What the network was compiled from, for the header comment.
     pub source: String,
     pub weights: WeightsSource,
+    /// The precision of the matrix products ([`crate::ir::Precision`]); [`crate::compile`]
+    /// gives it to the graph's nodes before lowering.
+    pub precision: crate::ir::Precision,
+}
+
+impl Default for Options {
+    /// `std`, `f32`, weights inline, no source named.
+    fn default() -> Self {
+        Options { no_std: false, source: String::new(), weights: WeightsSource::Inline(Vec::new()), precision: Default::default() }
+    }
 }
 
 /// Why the back end could not write a graph.

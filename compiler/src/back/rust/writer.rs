@@ -74,7 +74,8 @@ fn call(kind: &Kind) -> TokenStream {
             let (d, l, c, h) = (lit(*dst), lit(*ld), lit(*channels), lit(*hw));
             quote!(c.input_to_nhwc(#d, #l, #c, #h);)
         }
-        Kind::Gemm(g) => {
+        Kind::Gemm(g) | Kind::GemmBf16(g) => {
+            let method = if matches!(kind, Kind::GemmBf16(_)) { quote!(gemm_bf16) } else { quote!(gemm) };
             let (m, k, n, b, bias) = (lit(g.m), lit(g.k), lit(g.n), lit(g.b), lit(g.bias));
             let (a, cc, ac) = (view(&g.a), view(&g.c), act(&g.act));
             let res = opt(&g.residual, view);
@@ -85,7 +86,7 @@ fn call(kind: &Kind) -> TokenStream {
             });
             let gt = opt(&g.gate, gate);
             quote! {
-                c.gemm(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale, gate: #gt });
+                c.#method(&Gemm { m: #m, k: #k, n: #n, a: #a, c: #cc, b: #b, bias: #bias, act: #ac, residual: #res, raw: #raw, scale: #scale, gate: #gt });
             }
         }
         Kind::Depthwise(d) => {
@@ -147,14 +148,14 @@ fn imports(steps: &[Step]) -> TokenStream {
     if has(&|k| matches!(k, Kind::Depthwise(_))) {
         out.extend(quote!(use self::rt::dwconv::Depthwise;));
     }
-    if has(&|k| matches!(k, Kind::Gemm(_))) {
+    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::GemmBf16(_))) {
         out.extend(quote!(use self::rt::gemm::Gemm;));
     }
-    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
+    if has(&|k| matches!(k, Kind::Gemm(_) | Kind::GemmBf16(_) | Kind::Depthwise(_) | Kind::Dense { .. } | Kind::GlobalAvg(_) | Kind::AvgPool(_))) {
         out.extend(quote!(use self::rt::gemm::View;));
     }
     let gated = |k: &Kind| match k {
-        Kind::Gemm(g) => g.gate.is_some(),
+        Kind::Gemm(g) | Kind::GemmBf16(g) => g.gate.is_some(),
         Kind::Depthwise(d) => d.gate.is_some(),
         _ => false,
     };

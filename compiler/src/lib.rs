@@ -3,15 +3,44 @@
 //! The flow is one way: a front end ([`front::onnx`] or [`front::dsl`]) builds a static-shape
 //! [`ir::Graph`], the [`passes`] fold and fuse it, and the back end writes dependency-free
 //! Rust. The [`interp`] reference interpreter runs any graph and is the oracle of the tests.
-//! `ghostc` and the `ghostnet!` macro are thin shells over [`Source`] and its methods.
+//! `ghostc` and the `ghostnet!` macro are thin shells over [`Source`] and its methods;
+//! [`preprocess`] turns photos into inputs as timm does, [`profile`] times a compiled
+//! network per layer.
+//!
+//! ```
+//! use ghostnet_compiler::back::rust::{Options, WeightsSource};
+//! use ghostnet_compiler::front::dsl::Spec;
+//! use ghostnet_compiler::{compile, interp, Limits, Source};
+//!
+//! // GhostNet 0.5x for 64x64 inputs and 10 classes, with seeded weights.
+//! let spec = Spec { input: [1, 3, 64, 64], num_classes: 10, ..Spec::with_width(0.5) };
+//! let source = Source::Dsl { spec, weights: None, seed: 0 };
+//! let options = Options { source: "an example".into(), weights: WeightsSource::File("net.weights.bin".into()), ..Options::default() };
+//! let net = compile(&source, &Limits::default(), &options)?;
+//! // What `ghostc -o net.rs` writes: the module and its packed weights.
+//! assert!(net.code.contains("pub const OUTPUT_LEN: usize = 10;"));
+//! assert_eq!(net.weight_bytes().len(), net.program.weights.len() * 4);
+//! // The same kernel calls run in process; the reference interpreter agrees.
+//! let x = vec![0.5f32; net.program.image_len()];
+//! let y = net.program.run(ghostnet_runtime::isa::Isa::best(), &x, 1);
+//! let want = interp::run(&net.graph, &[&x])?.swap_remove(0);
+//! assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-4));
+//! # Ok::<(), ghostnet_compiler::Error>(())
+//! ```
+//!
+//! Features: `cli` (default) builds `ghostc`; `images` (implied by `cli`) adds PNG and JPEG
+//! decoding to [`preprocess`].
 
 pub mod back;
 pub mod front;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod imagenet;
 pub mod interp;
 pub mod ir;
 pub mod passes;
+pub mod preprocess;
+pub mod profile;
 pub mod quantize;
 
 /// Resource limits applied while reading untrusted model and weight files.

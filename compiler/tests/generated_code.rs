@@ -76,6 +76,12 @@ fn build_and_check(name: &str, cases: &[Case]) {
     assert!(o.status.success(), "the generated code does not build cleanly:\n{}", String::from_utf8_lossy(&o.stderr));
     let exe = dir.join("target/release").join(name);
     let tiers: Vec<&str> = ghostnet_runtime::isa::Isa::ALL.iter().filter(|i| i.supported() && i.base() == **i).map(|i| i.name()).collect();
+    // `GHOSTNET_ISA=` (set but empty) means the best tier, as an unset variable does.
+    let (c, out) = (&cases[0], dir.join("empty_isa.out"));
+    let o = Command::new(&exe).args([&c.module, c.input.to_str().unwrap(), out.to_str().unwrap(), "1"]).env("GHOSTNET_ISA", "").output().unwrap();
+    assert!(o.status.success(), "{} with GHOSTNET_ISA empty: {}", c.module, String::from_utf8_lossy(&o.stderr));
+    let best = ghostnet_runtime::isa::Isa::best().name();
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("runs on {}", cap(best))), "{}", String::from_utf8_lossy(&o.stderr));
     for c in cases {
         for isa in &tiers {
             for threads in [1, 2] {

@@ -9,6 +9,19 @@
 //! `OUTPUT_SHAPE`, `OUTPUT_LEN`, `ARENA_LEN`, `Net`, `Isa`, ...), kernels included, so the
 //! crate needs no other dependency. The options are in [`ghostnet!`]'s documentation.
 //!
+//! A runnable example, with seeded weights:
+//! ```
+//! mod tiny {
+//!     ghostnet_macros::ghostnet!(alpha = 0.25, input = [1, 3, 32, 32], classes = 10, seed = 1);
+//! }
+//!
+//! let mut net = tiny::Net::new();
+//! let mut logits = [0f32; tiny::OUTPUT_LEN];
+//! net.forward(&[0.5; tiny::INPUT_LEN], &mut logits);
+//! assert_eq!(tiny::INPUT_SHAPE, [1, 3, 32, 32]);
+//! assert!(logits.iter().all(|v| v.is_finite()));
+//! ```
+//!
 //! This crate is a thin shim: it parses the arguments (`args.rs`) and calls
 //! `ghostnet_compiler::compile_tokens`, the same pipeline as `ghostc`.
 

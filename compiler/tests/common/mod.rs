@@ -87,6 +87,19 @@ pub fn have_onnxruntime() -> bool {
     ok
 }
 
+/// Whether Python with Pillow is available. Without it the test is skipped with a notice,
+/// except under `CI`, where it fails.
+pub fn have_pillow() -> bool {
+    let ok = std::process::Command::new("python3").args(["-c", "import PIL"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("python3 with Pillow is required under CI (.ci/run installs it)");
+        }
+        eprintln!("notice: python3 with Pillow is missing; skipping this comparison with Pillow");
+    }
+    ok
+}
+
 /// Runs `model` under ONNX Runtime on `input`, returning every output, flattened, back to
 /// back in the graph's order; the files it passes go beside the model.
 pub fn onnxruntime(model: &std::path::Path, input: &[f32]) -> Vec<f32> {

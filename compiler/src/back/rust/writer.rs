@@ -364,23 +364,9 @@ pub(super) const TEMPLATE_COMMON: &str = include_str!("templates/common.rs");
 pub(super) const TEMPLATE_STD: &str = include_str!("templates/std.rs");
 pub(super) const TEMPLATE_NO_STD: &str = include_str!("templates/no_std.rs");
 
-/// Runtime source files carried into the generated code, in module order.
-const RUNTIME: &[(&str, &str)] = &[
-    ("isa", include_str!("../../../../runtime/src/isa.rs")),
-    ("simd", include_str!("../../../../runtime/src/simd.rs")),
-    ("gemm", include_str!("../../../../runtime/src/gemm.rs")),
-    ("qgemm", include_str!("../../../../runtime/src/qgemm.rs")),
-    ("dwconv", include_str!("../../../../runtime/src/dwconv.rs")),
-    ("conv", include_str!("../../../../runtime/src/conv.rs")),
-    ("pool", include_str!("../../../../runtime/src/pool.rs")),
-    ("ops", include_str!("../../../../runtime/src/ops.rs")),
-    ("nd", include_str!("../../../../runtime/src/nd.rs")),
-    ("exec", include_str!("../../../../runtime/src/exec.rs")),
-    ("x86", include_str!("../../../../runtime/src/x86.rs")),
-    ("neon", include_str!("../../../../runtime/src/neon.rs")),
-    ("detect", include_str!("../../../../runtime/src/detect.rs")),
-    ("team", include_str!("../../../../runtime/src/team.rs")),
-];
+/// Runtime source files carried into the generated code, in module order (the runtime crate
+/// holds them, so that this crate builds from its package alone).
+const RUNTIME: &[(&str, &str)] = ghostnet_runtime::SOURCES;
 
 /// Names of the runtime modules that are carried (for the test that none is forgotten).
 pub fn runtime_modules() -> impl Iterator<Item = &'static str> {
@@ -627,10 +613,45 @@ pub fn tokens(p: &Program, options: &Options) -> TokenStream {
     }
 }
 
-/// The whole generated file.
+/// Marks a public item or an `impl` `#[allow(dead_code)]` unless it already is: not every
+/// program uses every item of the interface.
+pub(super) fn allow_dead_code(item: &mut syn::Item) {
+    let allow: syn::Attribute = syn::parse_quote!(#[allow(dead_code)]);
+    let public = |v: &syn::Visibility| matches!(v, syn::Visibility::Public(_));
+    let attrs = match item {
+        syn::Item::Const(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Enum(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Fn(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Static(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Struct(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Type(i) if public(&i.vis) => &mut i.attrs,
+        syn::Item::Impl(i) => &mut i.attrs,
+        _ => return,
+    };
+    let is_allow = |a: &syn::Attribute| a.path().is_ident("allow") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string() == "dead_code");
+    if !attrs.iter().any(is_allow) {
+        let docs = attrs.iter().take_while(|a| a.path().is_ident("doc")).count();
+        attrs.insert(docs, allow);
+    }
+}
+
+/// The whole generated file. It has no inner attributes, so that it works both as a module
+/// file (`mod net;`) and through `include!` (`mod net { include!(...); }`, as a build script
+/// writes it): the header is plain comments, and the public items are marked
+/// `#[allow(dead_code)]`.
 pub fn write_string(p: &Program, options: &Options) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
-    let mut code = prettyplease::unparse(&file);
+    let mut file: syn::File = syn::parse2(tokens(p, options)).map_err(|e| format!("internal error: generated code does not parse: {e}"))?;
+    let mut code = String::new();
+    for attr in std::mem::take(&mut file.attrs) {
+        if let syn::Meta::NameValue(nv) = &attr.meta
+            && nv.path.is_ident("doc")
+            && let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) = &nv.value
+        {
+            code.push_str(&format!("//{}\n", text.value()));
+        }
+    }
+    file.items.iter_mut().for_each(allow_dead_code);
+    code.push_str(&prettyplease::unparse(&file));
     code.push('\n');
     code.push_str(TEMPLATE_COMMON);
     code.push('\n');

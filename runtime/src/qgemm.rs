@@ -233,7 +233,7 @@ pub fn qgemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &QGemm, part: Part)
         }
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
-        Isa::Neon => unsafe { super::neon::neon_qgemm_i8_6x16(arena, weights, g, part) },
+        Isa::Neon => unsafe { super::neon::neon_qgemm_i8_4x4(arena, weights, g, part) },
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }

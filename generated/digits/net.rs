@@ -16,8 +16,8 @@ pub const OUTPUT_LEN: usize = 10;
 #[allow(dead_code)]
 pub const ARENA_LEN: usize = 17408;
 /// One output of the network and where `forward` writes it.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)]
 pub struct OutputInfo {
     /// The name the model gives it.
     pub name: &'static str,
@@ -2630,7 +2630,7 @@ mod rt {
                 }
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
-                Isa::Neon => unsafe { super::neon::neon_qgemm_i8_6x16(arena, weights, g, part) },
+                Isa::Neon => unsafe { super::neon::neon_qgemm_i8_4x4(arena, weights, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -5224,6 +5224,7 @@ mod rt {
         use super::gemm::{self, Gemm};
         use super::isa::{Arena, Part};
         use super::pool::{self, AvgPool, GlobalAvg};
+        use super::qgemm::{self, Bytes, Dot, QGemm, Quantize};
         use super::simd::Simd;
 
         /// The NEON tier.
@@ -5319,6 +5320,89 @@ mod rt {
                     (vreinterpretq_f32_u32(vshlq_n_u32::<16>(d)), vreinterpretq_f32_u32(vandq_u32(d, vdupq_n_u32(0xffff_0000))))
                 }
             }
+        }
+
+        impl Bytes for Neon {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: float32x4_t, n: usize) {
+                // SAFETY: NEON is available (trait contract); the lanes hold 0..=255, so the
+                // saturating narrowings are exact; only `n` bytes are written at `p`.
+                unsafe {
+                    let w = vqmovun_s32(vcvtnq_s32_f32(v));
+                    let b: [u8; 8] = core::mem::transmute(vqmovn_u16(vcombine_u16(w, w)));
+                    core::ptr::copy_nonoverlapping(b.as_ptr(), p, n.min(4));
+                }
+            }
+        }
+
+        /// The exact 8-bit dot product of plain NEON: bytes widened to 16 bits and multiplied into
+        /// 32-bit sums (`vmlal`), four partial sums per column, added up at the end.
+        #[derive(Clone, Copy)]
+        pub(super) struct Widen4;
+
+        impl Dot<Neon> for Widen4 {
+            /// Columns 0-1 and 2-3, as 16-bit weights `[c0 w0..w3, c1 w0..w3]`.
+            type B = (int16x8_t, int16x8_t);
+            /// Per column, the four partial sums.
+            type Acc = [int32x4_t; 4];
+            #[inline(always)]
+            unsafe fn zero() -> Self::Acc {
+                // SAFETY: NEON is available (trait contract).
+                unsafe { [vdupq_n_s32(0); 4] }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> Self::B {
+                // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
+                unsafe {
+                    let b = vld1q_s8(p.cast());
+                    (vmovl_s8(vget_low_s8(b)), vmovl_high_s8(b))
+                }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+                let mut t = [0u32; 4];
+                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+                    Self::load(t.as_ptr())
+                }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
+                // SAFETY: 4 readable bytes at `a`; NEON is available (trait contract).
+                unsafe {
+                    let bytes = vreinterpret_u8_u32(vdup_n_u32(a.cast::<u32>().read_unaligned()));
+                    let a8 = vreinterpretq_s16_u16(vmovl_u8(bytes));
+                    let a4 = vget_low_s16(a8);
+                    [
+                        vmlal_s16(acc[0], vget_low_s16(b.0), a4),
+                        vmlal_high_s16(acc[1], b.0, a8),
+                        vmlal_s16(acc[2], vget_low_s16(b.1), a4),
+                        vmlal_high_s16(acc[3], b.1, a8),
+                    ]
+                }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: Self::Acc) -> float32x4_t {
+                // SAFETY: NEON is available. Pairwise adds: [c0, c1, c2, c3].
+                unsafe { vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(acc[0], acc[1]), vpaddq_s32(acc[2], acc[3]))) }
+            }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_quantize_u8_4c(a: Arena<'_>, q: &Quantize, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { qgemm::quantize_body::<Neon>(a, q, p) }
+        }
+
+        /// # Safety
+        /// NEON is available.
+        #[target_feature(enable = "neon")]
+        pub(super) unsafe fn neon_qgemm_i8_4x4(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) {
+            // SAFETY: NEON is enabled for this function.
+            unsafe { qgemm::body::<Neon, Widen4, 4, 1>(a, w, g, p) }
         }
 
         /// # Safety

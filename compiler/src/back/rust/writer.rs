@@ -630,8 +630,7 @@ pub(super) fn allow_dead_code(item: &mut syn::Item) {
     };
     let is_allow = |a: &syn::Attribute| a.path().is_ident("allow") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string() == "dead_code");
     if !attrs.iter().any(is_allow) {
-        let docs = attrs.iter().take_while(|a| a.path().is_ident("doc")).count();
-        attrs.insert(docs, allow);
+        attrs.push(allow);
     }
 }
 

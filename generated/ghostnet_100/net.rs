@@ -2109,11 +2109,13 @@ mod rt {
             Avx512Vnni,
             /// AArch64 Advanced SIMD.
             Neon,
+            /// Advanced SIMD with the dot-product extension (`sdot`).
+            NeonDot,
         }
 
         impl Isa {
             /// Every tier, best last on each architecture.
-            pub const ALL: [Isa; 6] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon];
+            pub const ALL: [Isa; 7] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDot];
 
             /// The name used by `GHOSTNET_ISA`.
             pub fn name(self) -> &'static str {
@@ -2124,6 +2126,7 @@ mod rt {
                     Isa::Avx512 => "avx512",
                     Isa::Avx512Vnni => "avx512vnni",
                     Isa::Neon => "neon",
+                    Isa::NeonDot => "neondot",
                 }
             }
 
@@ -2133,6 +2136,7 @@ mod rt {
                 match self {
                     Isa::AvxVnni => Isa::Avx2,
                     Isa::Avx512Vnni => Isa::Avx512,
+                    Isa::NeonDot => Isa::Neon,
                     other => other,
                 }
             }
@@ -2147,7 +2151,7 @@ mod rt {
                 match self {
                     Isa::Scalar => true,
                     Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
-                    Isa::Neon => cfg!(target_arch = "aarch64"),
+                    Isa::Neon | Isa::NeonDot => cfg!(target_arch = "aarch64"),
                 }
             }
 
@@ -2165,6 +2169,8 @@ mod rt {
                     Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
                     #[cfg(target_arch = "aarch64")]
                     Isa::Neon => true,
+                    #[cfg(target_arch = "aarch64")]
+                    Isa::NeonDot => super::neon::has_dotprod(),
                     #[allow(unreachable_patterns)]
                     _ => false,
                 }
@@ -2172,7 +2178,7 @@ mod rt {
 
             /// The best tier this CPU supports.
             pub fn best() -> Isa {
-                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
             }
 
             /// The best tier the compile-time target features guarantee; the selection for
@@ -3267,7 +3273,9 @@ mod rt {
         //! approximations that differ between tiers).
         //!
         //! Packed weights ([`pack_i8`]): the panels of [`super::gemm`] over `ceil(k / 4)` rows of
-        //! dwords; dword `(q, j)` holds `w[4q + t][j]` in byte `t` (zero past `k`).
+        //! dwords; dword `(q, j)` holds `w[4q + t][j]` in byte `t` (zero past `k`); then, per
+        //! column, `128 * sum_p w[p][j]` as an `i32`, for the tiers whose dot product multiplies
+        //! signed bytes: they multiply `q - 128` and add it back.
 
         use super::gemm::{self, split, Gate, Out, Place, View, PANEL};
         use super::isa::{extent, Act, Arena, Isa, Part};
@@ -3315,15 +3323,21 @@ mod rt {
             k.div_ceil(4) * 4
         }
 
-        /// Length of packed `w` for `k x n`, in dwords (= `f32` slots of the blob).
+        /// Length of packed `w` for `k x n`, in dwords (= `f32` slots of the blob): the panels and
+        /// the column sums.
         pub const fn packed_len_i8(k: usize, n: usize) -> usize {
-            gemm::packed_len(k.div_ceil(4), n)
+            gemm::packed_len(k.div_ceil(4), n) + n
         }
 
         /// Packs `w(p, j)` into `out[..packed_len_i8(k, n)]`, as dword bit patterns in `f32` slots.
         pub fn pack_i8(k: usize, n: usize, w: impl Fn(usize, usize) -> i8, out: &mut [f32]) {
             let byte = |p: usize, j: usize| if p < k { w(p, j) as u8 as u32 } else { 0 };
             gemm::pack(k.div_ceil(4), n, |q, j| f32::from_bits((0..4).fold(0, |d, t| d | (byte(4 * q + t, j) << (8 * t)))), out);
+            let panels = gemm::packed_len(k.div_ceil(4), n);
+            for (j, slot) in out[panels..panels + n].iter_mut().enumerate() {
+                let sum: i32 = (0..k).map(|p| w(p, j) as i32).sum();
+                *slot = f32::from_bits((128 * sum) as u32);
+            }
         }
 
         /// `x` rounded to the nearest integer, ties to even, for `0 <= x < 2^22` (adding and
@@ -3429,8 +3443,8 @@ mod rt {
             }
         }
 
-        /// Checks every range of `g` and returns the pointers: bytes of `A`, packed `w`, `scale`,
-        /// `bias`, and the outputs.
+        /// Checks every range of `g` and returns the pointers: bytes of `A`, packed `w` (its column
+        /// sums follow), `scale`, `bias`, and the outputs.
         fn pointers(arena: &Arena<'_>, weights: &[f32], g: &QGemm) -> (*const u8, *const u32, *const f32, *const f32, Out) {
             let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
             assert!(wend(g.b, packed_len_i8(g.k, g.n)) && wend(g.scale, g.n) && wend(g.bias, g.n), "qgemm weights outside the blob");
@@ -3485,6 +3499,12 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_qgemm_i8_4x4(arena, weights, g, part) },
+                #[cfg(target_arch = "aarch64")]
+                Isa::NeonDot => {
+                    assert!(super::neon::has_dotprod(), "the CPU lacks the dot-product extension");
+                    // SAFETY: the CPU has the dot-product extension (checked above).
+                    unsafe { super::neon::neondot_qgemm_i8_6x16(arena, weights, g, part) }
+                }
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3568,6 +3588,13 @@ mod rt {
             unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc;
             /// The sums as `f32`, rounded to nearest.
             unsafe fn sums(acc: Self::Acc) -> S::V;
+            /// Whether `dot` multiplies `a - 128` (signed bytes): the sums then lack
+            /// `128 * sum_t w[j][t]`, which [`Dot::add`] puts back from the packed column sums.
+            const SIGNED: bool = false;
+            /// `acc[j] += c[j]` for the first `n` columns.
+            unsafe fn add(acc: Self::Acc, _c: *const i32, _n: usize) -> Self::Acc {
+                acc
+            }
         }
 
         /// The SIMD body: `MR` rows by `NV` vectors of columns per tile, like [`gemm`]'s.
@@ -3606,7 +3633,8 @@ mod rt {
                     let mut i = rows.start;
                     while i < rows.end {
                         let left = rows.end - i;
-                        let t = QTile { a, lda: g.lda, kq, row: i, bp, bstride, last };
+                        let colsum = (w.add(gemm::packed_len(kq, g.n)) as *const i32).add(j);
+                        let t = QTile { a, lda: g.lda, kq, row: i, bp, bstride, last, colsum };
                         let place = Place { ep, row: i, col: j, last };
                         let cs = (scale.add(j), bias.add(j));
                         if g.m == 1 {
@@ -3639,6 +3667,8 @@ mod rt {
             bp: [*const u32; 4],
             bstride: [usize; 4],
             last: usize,
+            /// The packed column sums of the tile's first column.
+            colsum: *const i32,
         }
 
         /// Picks the instantiation for `nvec` (1 or `NV`) vectors and a partial last vector.
@@ -3698,6 +3728,14 @@ mod rt {
                         let a = ap[r].add(4 * q);
                         for v in 0..NV {
                             acc[r][v] = D::dot(acc[r][v], a, b[v]);
+                        }
+                    }
+                }
+                if D::SIGNED {
+                    for v in 0..NV {
+                        let n = if v == NV - 1 { t.last } else { S::LANES };
+                        for row in acc.iter_mut() {
+                            row[v] = D::add(row[v], t.colsum.add(v * S::LANES), n);
                         }
                     }
                 }
@@ -6243,6 +6281,84 @@ mod rt {
             }
         }
 
+        /// Whether the CPU has the dot-product instructions (`sdot`): known at compile time, or
+        /// noted at run time by `detect` (which, with `std`, asks the operating system).
+        pub fn has_dotprod() -> bool {
+            cfg!(target_feature = "dotprod") || DOTPROD.load(core::sync::atomic::Ordering::Relaxed)
+        }
+
+        static DOTPROD: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+        /// Records whether the CPU has the dot-product instructions (the run-time detection).
+        pub fn note_dotprod(yes: bool) {
+            DOTPROD.store(yes, core::sync::atomic::Ordering::Relaxed);
+        }
+
+        /// The 8-bit dot product of the dot-product extension: `sdot` of signed bytes on 4
+        /// columns. The activation bytes are taken as `q - 128` (their top bit flipped); the
+        /// packed column sums put back what that leaves out.
+        #[derive(Clone, Copy)]
+        pub(super) struct Sdot;
+
+        impl Dot<Neon> for Sdot {
+            /// 4 columns of 4 signed weights.
+            type B = int8x16_t;
+            type Acc = int32x4_t;
+            const SIGNED: bool = true;
+            #[inline(always)]
+            unsafe fn zero() -> int32x4_t {
+                // SAFETY: NEON is available (trait contract).
+                unsafe { vdupq_n_s32(0) }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> int8x16_t {
+                // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
+                unsafe { vld1q_s8(p.cast()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> int8x16_t {
+                let mut t = [0u32; 4];
+                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+                    Self::load(t.as_ptr())
+                }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: int32x4_t, a: *const u8, b: int8x16_t) -> int32x4_t {
+                // SAFETY: 4 readable bytes at `a`; the dot-product extension is available (trait
+                // contract: the wrapper enables it). `sdot` has no stable intrinsic yet, hence `asm!`.
+                unsafe {
+                    let a = vreinterpretq_s8_u32(vdupq_n_u32(a.cast::<u32>().read_unaligned() ^ 0x8080_8080));
+                    let mut acc = acc;
+                    core::arch::asm!("sdot {acc:v}.4s, {b:v}.16b, {a:v}.16b", acc = inout(vreg) acc, b = in(vreg) b, a = in(vreg) a, options(pure, nomem, nostack, preserves_flags));
+                    acc
+                }
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: int32x4_t) -> float32x4_t {
+                // SAFETY: NEON is available.
+                unsafe { vcvtq_f32_s32(acc) }
+            }
+            #[inline(always)]
+            unsafe fn add(acc: int32x4_t, c: *const i32, n: usize) -> int32x4_t {
+                let mut t = [0i32; 4];
+                // SAFETY: `n <= 4` readable values at `c` (the packed column sums of the tile).
+                unsafe {
+                    core::ptr::copy_nonoverlapping(c, t.as_mut_ptr(), n);
+                    vaddq_s32(acc, vld1q_s32(t.as_ptr()))
+                }
+            }
+        }
+
+        /// # Safety
+        /// The CPU has the dot-product extension ([`has_dotprod`]).
+        #[target_feature(enable = "neon,dotprod")]
+        pub(super) unsafe fn neondot_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) {
+            // SAFETY: NEON and the dot-product extension are enabled for this function.
+            unsafe { qgemm::body::<Neon, Sdot, 6, 4>(a, w, g, p) }
+        }
+
         /// # Safety
         /// NEON is available.
         #[target_feature(enable = "neon")]
@@ -6309,7 +6425,7 @@ mod rt {
     }
     pub mod detect {
         //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces (unset, empty or blank:
+        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon|neondot` forces (unset, empty or blank:
         //! the best).
 
         use super::isa::Isa;
@@ -6334,6 +6450,9 @@ mod rt {
         /// The tier a value of `GHOSTNET_ISA` asks for: `None`, empty or blank means the best tier
         /// this CPU supports, as an unset variable does.
         pub fn select_from(value: Option<&std::ffi::OsStr>) -> Result<Isa, IsaError> {
+            // The dot-product extension of AArch64 is known to the operating system only.
+            #[cfg(target_arch = "aarch64")]
+            super::neon::note_dotprod(std::arch::is_aarch64_feature_detected!("dotprod"));
             let names = || Isa::ALL.iter().map(|i| i.name()).collect::<std::vec::Vec<&str>>().join(", ");
             let Some(value) = value else { return Ok(Isa::best()) };
             let Some(name) = value.to_str() else {

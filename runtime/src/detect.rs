@@ -1,6 +1,6 @@
 #![cfg(feature = "std")]
 //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-//! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon` forces (unset, empty or blank:
+//! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon|neondot` forces (unset, empty or blank:
 //! the best).
 
 use super::isa::Isa;
@@ -25,6 +25,9 @@ pub fn select() -> Result<Isa, IsaError> {
 /// The tier a value of `GHOSTNET_ISA` asks for: `None`, empty or blank means the best tier
 /// this CPU supports, as an unset variable does.
 pub fn select_from(value: Option<&std::ffi::OsStr>) -> Result<Isa, IsaError> {
+    // The dot-product extension of AArch64 is known to the operating system only.
+    #[cfg(target_arch = "aarch64")]
+    super::neon::note_dotprod(std::arch::is_aarch64_feature_detected!("dotprod"));
     let names = || Isa::ALL.iter().map(|i| i.name()).collect::<std::vec::Vec<&str>>().join(", ");
     let Some(value) = value else { return Ok(Isa::best()) };
     let Some(name) = value.to_str() else {

@@ -20,11 +20,13 @@ pub enum Isa {
     Avx512Vnni,
     /// AArch64 Advanced SIMD.
     Neon,
+    /// Advanced SIMD with the dot-product extension (`sdot`).
+    NeonDot,
 }
 
 impl Isa {
     /// Every tier, best last on each architecture.
-    pub const ALL: [Isa; 6] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon];
+    pub const ALL: [Isa; 7] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDot];
 
     /// The name used by `GHOSTNET_ISA`.
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Isa {
             Isa::Avx512 => "avx512",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
         }
     }
 
@@ -44,6 +47,7 @@ impl Isa {
         match self {
             Isa::AvxVnni => Isa::Avx2,
             Isa::Avx512Vnni => Isa::Avx512,
+            Isa::NeonDot => Isa::Neon,
             other => other,
         }
     }
@@ -58,7 +62,7 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
-            Isa::Neon => cfg!(target_arch = "aarch64"),
+            Isa::Neon | Isa::NeonDot => cfg!(target_arch = "aarch64"),
         }
     }
 
@@ -76,6 +80,8 @@ impl Isa {
             Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => super::neon::has_dotprod(),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -83,7 +89,7 @@ impl Isa {
 
     /// The best tier this CPU supports.
     pub fn best() -> Isa {
-        [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+        [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
     }
 
     /// The best tier the compile-time target features guarantee; the selection for

@@ -173,6 +173,84 @@ impl Dot<Neon> for Widen4 {
     }
 }
 
+/// Whether the CPU has the dot-product instructions (`sdot`): known at compile time, or
+/// noted at run time by `detect` (which, with `std`, asks the operating system).
+pub fn has_dotprod() -> bool {
+    cfg!(target_feature = "dotprod") || DOTPROD.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+static DOTPROD: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Records whether the CPU has the dot-product instructions (the run-time detection).
+pub fn note_dotprod(yes: bool) {
+    DOTPROD.store(yes, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The 8-bit dot product of the dot-product extension: `sdot` of signed bytes on 4
+/// columns. The activation bytes are taken as `q - 128` (their top bit flipped); the
+/// packed column sums put back what that leaves out.
+#[derive(Clone, Copy)]
+pub(super) struct Sdot;
+
+impl Dot<Neon> for Sdot {
+    /// 4 columns of 4 signed weights.
+    type B = int8x16_t;
+    type Acc = int32x4_t;
+    const SIGNED: bool = true;
+    #[inline(always)]
+    unsafe fn zero() -> int32x4_t {
+        // SAFETY: NEON is available (trait contract).
+        unsafe { vdupq_n_s32(0) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const u32) -> int8x16_t {
+        // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
+        unsafe { vld1q_s8(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn load_part(p: *const u32, n: usize) -> int8x16_t {
+        let mut t = [0u32; 4];
+        // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+            Self::load(t.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn dot(acc: int32x4_t, a: *const u8, b: int8x16_t) -> int32x4_t {
+        // SAFETY: 4 readable bytes at `a`; the dot-product extension is available (trait
+        // contract: the wrapper enables it). `sdot` has no stable intrinsic yet, hence `asm!`.
+        unsafe {
+            let a = vreinterpretq_s8_u32(vdupq_n_u32(a.cast::<u32>().read_unaligned() ^ 0x8080_8080));
+            let mut acc = acc;
+            core::arch::asm!("sdot {acc:v}.4s, {b:v}.16b, {a:v}.16b", acc = inout(vreg) acc, b = in(vreg) b, a = in(vreg) a, options(pure, nomem, nostack, preserves_flags));
+            acc
+        }
+    }
+    #[inline(always)]
+    unsafe fn sums(acc: int32x4_t) -> float32x4_t {
+        // SAFETY: NEON is available.
+        unsafe { vcvtq_f32_s32(acc) }
+    }
+    #[inline(always)]
+    unsafe fn add(acc: int32x4_t, c: *const i32, n: usize) -> int32x4_t {
+        let mut t = [0i32; 4];
+        // SAFETY: `n <= 4` readable values at `c` (the packed column sums of the tile).
+        unsafe {
+            core::ptr::copy_nonoverlapping(c, t.as_mut_ptr(), n);
+            vaddq_s32(acc, vld1q_s32(t.as_ptr()))
+        }
+    }
+}
+
+/// # Safety
+/// The CPU has the dot-product extension ([`has_dotprod`]).
+#[target_feature(enable = "neon,dotprod")]
+pub(super) unsafe fn neondot_qgemm_i8_6x16(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) {
+    // SAFETY: NEON and the dot-product extension are enabled for this function.
+    unsafe { qgemm::body::<Neon, Sdot, 6, 4>(a, w, g, p) }
+}
+
 /// # Safety
 /// NEON is available.
 #[target_feature(enable = "neon")]

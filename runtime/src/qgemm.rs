@@ -16,7 +16,9 @@
 //! approximations that differ between tiers).
 //!
 //! Packed weights ([`pack_i8`]): the panels of [`super::gemm`] over `ceil(k / 4)` rows of
-//! dwords; dword `(q, j)` holds `w[4q + t][j]` in byte `t` (zero past `k`).
+//! dwords; dword `(q, j)` holds `w[4q + t][j]` in byte `t` (zero past `k`); then, per
+//! column, `128 * sum_p w[p][j]` as an `i32`, for the tiers whose dot product multiplies
+//! signed bytes: they multiply `q - 128` and add it back.
 
 use super::gemm::{self, split, Gate, Out, Place, View, PANEL};
 use super::isa::{extent, Act, Arena, Isa, Part};
@@ -64,15 +66,21 @@ pub const fn row_bytes(k: usize) -> usize {
     k.div_ceil(4) * 4
 }
 
-/// Length of packed `w` for `k x n`, in dwords (= `f32` slots of the blob).
+/// Length of packed `w` for `k x n`, in dwords (= `f32` slots of the blob): the panels and
+/// the column sums.
 pub const fn packed_len_i8(k: usize, n: usize) -> usize {
-    gemm::packed_len(k.div_ceil(4), n)
+    gemm::packed_len(k.div_ceil(4), n) + n
 }
 
 /// Packs `w(p, j)` into `out[..packed_len_i8(k, n)]`, as dword bit patterns in `f32` slots.
 pub fn pack_i8(k: usize, n: usize, w: impl Fn(usize, usize) -> i8, out: &mut [f32]) {
     let byte = |p: usize, j: usize| if p < k { w(p, j) as u8 as u32 } else { 0 };
     gemm::pack(k.div_ceil(4), n, |q, j| f32::from_bits((0..4).fold(0, |d, t| d | (byte(4 * q + t, j) << (8 * t)))), out);
+    let panels = gemm::packed_len(k.div_ceil(4), n);
+    for (j, slot) in out[panels..panels + n].iter_mut().enumerate() {
+        let sum: i32 = (0..k).map(|p| w(p, j) as i32).sum();
+        *slot = f32::from_bits((128 * sum) as u32);
+    }
 }
 
 /// `x` rounded to the nearest integer, ties to even, for `0 <= x < 2^22` (adding and
@@ -178,8 +186,8 @@ pub(super) unsafe fn quantize_body<S: Simd + Bytes>(arena: Arena<'_>, q: &Quanti
     }
 }
 
-/// Checks every range of `g` and returns the pointers: bytes of `A`, packed `w`, `scale`,
-/// `bias`, and the outputs.
+/// Checks every range of `g` and returns the pointers: bytes of `A`, packed `w` (its column
+/// sums follow), `scale`, `bias`, and the outputs.
 fn pointers(arena: &Arena<'_>, weights: &[f32], g: &QGemm) -> (*const u8, *const u32, *const f32, *const f32, Out) {
     let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
     assert!(wend(g.b, packed_len_i8(g.k, g.n)) && wend(g.scale, g.n) && wend(g.bias, g.n), "qgemm weights outside the blob");
@@ -234,6 +242,12 @@ pub fn qgemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &QGemm, part: Part)
         #[cfg(target_arch = "aarch64")]
         // SAFETY: Advanced SIMD is part of every AArch64 CPU.
         Isa::Neon => unsafe { super::neon::neon_qgemm_i8_4x4(arena, weights, g, part) },
+        #[cfg(target_arch = "aarch64")]
+        Isa::NeonDot => {
+            assert!(super::neon::has_dotprod(), "the CPU lacks the dot-product extension");
+            // SAFETY: the CPU has the dot-product extension (checked above).
+            unsafe { super::neon::neondot_qgemm_i8_6x16(arena, weights, g, part) }
+        }
         #[allow(unreachable_patterns)]
         other => panic!("kernel tier {} is not compiled into this build", other.name()),
     }
@@ -317,6 +331,13 @@ pub(super) trait Dot<S: Simd> {
     unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc;
     /// The sums as `f32`, rounded to nearest.
     unsafe fn sums(acc: Self::Acc) -> S::V;
+    /// Whether `dot` multiplies `a - 128` (signed bytes): the sums then lack
+    /// `128 * sum_t w[j][t]`, which [`Dot::add`] puts back from the packed column sums.
+    const SIGNED: bool = false;
+    /// `acc[j] += c[j]` for the first `n` columns.
+    unsafe fn add(acc: Self::Acc, _c: *const i32, _n: usize) -> Self::Acc {
+        acc
+    }
 }
 
 /// The SIMD body: `MR` rows by `NV` vectors of columns per tile, like [`gemm`]'s.
@@ -355,7 +376,8 @@ pub(super) unsafe fn body<S: Simd, D: Dot<S>, const MR: usize, const NV: usize>(
             let mut i = rows.start;
             while i < rows.end {
                 let left = rows.end - i;
-                let t = QTile { a, lda: g.lda, kq, row: i, bp, bstride, last };
+                let colsum = (w.add(gemm::packed_len(kq, g.n)) as *const i32).add(j);
+                let t = QTile { a, lda: g.lda, kq, row: i, bp, bstride, last, colsum };
                 let place = Place { ep, row: i, col: j, last };
                 let cs = (scale.add(j), bias.add(j));
                 if g.m == 1 {
@@ -388,6 +410,8 @@ struct QTile {
     bp: [*const u32; 4],
     bstride: [usize; 4],
     last: usize,
+    /// The packed column sums of the tile's first column.
+    colsum: *const i32,
 }
 
 /// Picks the instantiation for `nvec` (1 or `NV`) vectors and a partial last vector.
@@ -447,6 +471,14 @@ unsafe fn qtile<S: Simd, D: Dot<S>, const MR: usize, const NV: usize, const PART
                 let a = ap[r].add(4 * q);
                 for v in 0..NV {
                     acc[r][v] = D::dot(acc[r][v], a, b[v]);
+                }
+            }
+        }
+        if D::SIGNED {
+            for v in 0..NV {
+                let n = if v == NV - 1 { t.last } else { S::LANES };
+                for row in acc.iter_mut() {
+                    row[v] = D::add(row[v], t.colsum.add(v * S::LANES), n);
                 }
             }
         }

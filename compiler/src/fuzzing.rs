@@ -32,14 +32,14 @@ pub const INTERP_BUDGET: u64 = 1 << 16;
 
 /// ONNX bytes: the `onnx_load` target.
 pub fn onnx_bytes(bytes: &[u8], dir: &Path) {
-    let options = onnx::Options { input_shape: None, limits: limits() };
+    let options = onnx::Options { input_shape: None, limits: limits(), outputs: Vec::new() };
     let loaded = onnx::from_bytes(bytes, "fuzz", Path::new("fuzz.onnx"), dir, &options);
     graph(loaded.map_err(Error::from));
 }
 
 /// A parsed (and mutated) ONNX model: the `onnx_mutate` target.
 pub fn onnx_model(model: &onnx_protobuf::ModelProto, dir: &Path) {
-    let options = onnx::Options { input_shape: None, limits: limits() };
+    let options = onnx::Options { input_shape: None, limits: limits(), outputs: Vec::new() };
     let loaded = onnx::from_model(model, "fuzz", Path::new("fuzz.onnx"), dir, &options);
     graph(loaded.map_err(Error::from));
 }
@@ -83,6 +83,7 @@ pub fn tiny_specs() -> Vec<Spec> {
             input: [1, 2, 16, 16],
             num_classes: 5,
             head_channels: 16,
+            features: false,
         },
     ]
 }
@@ -179,6 +180,7 @@ pub fn spec_to_json(spec: &Spec, seed: u64) -> String {
         "input": spec.input,
         "num_classes": spec.num_classes,
         "head_channels": spec.head_channels,
+        "features": spec.features,
         "seed": seed,
     })
     .to_string()
@@ -197,6 +199,7 @@ pub fn spec_from_json(text: &str) -> Result<(Spec, u64), String> {
         input: input.try_into().map_err(|_| "'input' needs four dimensions")?,
         num_classes: u("num_classes")?,
         head_channels: u("head_channels")?,
+        features: v["features"].as_bool().unwrap_or(false),
     };
     Ok((spec, v["seed"].as_u64().unwrap_or(0)))
 }

@@ -27,6 +27,8 @@ pub struct Report {
     /// Bytes of the activation arena, 0 when memory has not been planned.
     pub arena_bytes: usize,
     pub layers: Vec<Layer>,
+    /// The outputs, in order: name and shape.
+    pub outputs: Vec<(String, Vec<usize>)>,
 }
 
 impl Report {
@@ -44,7 +46,8 @@ impl Report {
                 macs: graph.node_macs(n),
             })
             .collect();
-        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
+        let outputs = graph.outputs.iter().enumerate().map(|(k, &o)| (graph.output_name(k).to_string(), graph.shape(o).clone())).collect();
+        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers, outputs }
     }
 
     /// A fixed-width table and a totals line.
@@ -80,10 +83,13 @@ impl Report {
             self.macs as f64 / 1e6,
             self.arena_bytes
         );
+        let outputs: Vec<String> = self.outputs.iter().map(|(n, s)| format!("{n} ({})", ShapeDisplay(s))).collect();
+        let _ = writeln!(s, "outputs: {}", outputs.join(", "));
         s
     }
 
-    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs"}]}`.
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input",
+    /// "output", "params", "macs"}], "outputs": [{"name", "shape"}]}`.
     pub fn to_json(&self) -> String {
         let layers: Vec<serde_json::Value> = self
             .layers
@@ -95,9 +101,10 @@ impl Report {
                 })
             })
             .collect();
+        let outputs: Vec<serde_json::Value> = self.outputs.iter().map(|(n, s)| serde_json::json!({ "name": n, "shape": s })).collect();
         let v = serde_json::json!({
             "name": self.name, "params": self.params, "macs": self.macs,
-            "arena_bytes": self.arena_bytes, "layers": layers,
+            "arena_bytes": self.arena_bytes, "layers": layers, "outputs": outputs,
         });
         serde_json::to_string_pretty(&v).expect("JSON of plain values")
     }

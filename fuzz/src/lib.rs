@@ -441,6 +441,7 @@ pub struct DslInput {
     input: [Size; 4],
     classes: Size,
     head: Size,
+    features: bool,
     seed: u64,
 }
 
@@ -487,6 +488,7 @@ impl DslInput {
             input,
             num_classes: self.classes.get(16),
             head_channels: self.head.get(64),
+            features: self.features,
         }
     }
 }

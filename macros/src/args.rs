@@ -1,9 +1,10 @@
 //! The macro's arguments: parsed with their tokens kept, then checked into a [`Request`].
 //!
 //! ```text
-//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, no_std])
 //! ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+//!           [, outputs = ["NAME", ...]] [, no_std [= BOOL]])
 //! ```
 //! `TABLE` is timm's `cfgs`, as a string (`"[[[3, 16, 16, 0, 1]], ...]"`, the text `ghostc
 //! --stages` takes) or as a nested array (`[[[3, 16, 16, 0, 1]], ...]`). Paths are relative
@@ -21,7 +22,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, Token, UnOp};
 
-const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, no_std";
+const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, features, outputs, no_std";
 
 /// The macro's name of each model option, as its messages say it: the key in backticks.
 fn name(o: Opt) -> &'static str {
@@ -35,6 +36,8 @@ fn name(o: Opt) -> &'static str {
         Opt::Seed => "`seed`",
         Opt::Stages => "`stages`",
         Opt::Input => "`input`",
+        Opt::Features => "`features`",
+        Opt::Outputs => "`outputs`",
     }
 }
 
@@ -74,6 +77,8 @@ impl Parse for Args {
 /// What to compile, checked.
 pub struct Request {
     pub source: Source,
+    /// Tensors to make the outputs (empty: the model's).
+    pub outputs: Vec<String>,
     pub no_std: bool,
     /// What the network is compiled from, in words.
     pub described: String,
@@ -118,10 +123,9 @@ impl Given {
             "seed" => o.seed = Some(integer(value, "seed expects a non-negative integer, like `seed = 7`")?),
             "stages" => o.stages = Some(stage_table(value)?),
             "version" => o.version = Some(integer(value, "version expects 1 or 2, like `version = 2`")?),
-            "no_std" => match value {
-                Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
-                _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
-            },
+            "no_std" => self.no_std = boolean(value, "no_std")?,
+            "features" => o.features = Some(boolean(value, "features")?),
+            "outputs" => o.outputs = Some(names(value)?),
             other => return Err(syn::Error::new_spanned(value, format!("internal error: option `{other}` has no handler"))),
         }
         Ok(())
@@ -157,6 +161,8 @@ impl Args {
                 }
             } else if name == "no_std" {
                 given.no_std = true;
+            } else if name == "features" {
+                given.options.features = Some(true);
             } else {
                 slot.at(&arg.key, format!("option `{name}` needs a value: `{name} = ...`"));
             }
@@ -180,6 +186,7 @@ impl Args {
             // The path's own error is reported; the other options are still checked as for a model.
             g.options.onnx = Some(PathBuf::new());
         }
+        let outputs = g.options.outputs.clone().unwrap_or_default();
         let source = match g.options.source(name) {
             Ok(source) => source,
             Err(options::Error::NoModel) => {
@@ -210,7 +217,7 @@ impl Args {
             Source::Dsl { .. } => None,
         };
         let span = file.map_or_else(|| self.0.to_token_stream(), ToTokens::to_token_stream);
-        Some(Request { described: options::describe(&source), source, no_std: g.no_std, span })
+        Some(Request { described: options::describe(&source), source, outputs, no_std: g.no_std, span })
     }
 
     /// The value of option `key`, the first time it is given.
@@ -230,6 +237,31 @@ fn literal(value: &Expr) -> Option<(&Lit, bool)> {
         Expr::Group(g) => literal(&g.expr),
         _ => None,
     }
+}
+
+/// `true` or `false`, for option `key` (which may also be written alone).
+fn boolean(value: &Expr, key: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(value, format!("{key} expects `true` or `false` (or write `{key}` alone)"))),
+    }
+}
+
+/// A list of names: `["features.0", "flatten"]`.
+fn names(value: &Expr) -> syn::Result<Vec<String>> {
+    let wrong = "outputs expects a list of tensor or layer names, like `outputs = [\"flatten\", \"classifier\"]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, wrong));
+    };
+    let mut out = Vec::new();
+    let mut errors = Errors::default();
+    for e in &array.elems {
+        match literal(e) {
+            Some((Lit::Str(s), false)) if !s.value().is_empty() => out.push(s.value()),
+            _ => errors.at(e, "an output is a non-empty string naming a tensor or a layer"),
+        }
+    }
+    errors.0.map_or(Ok(out), Err)
 }
 
 /// A float or integer literal, possibly negative.

@@ -21,9 +21,10 @@ use proc_macro::TokenStream;
 ///
 /// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
 /// ```text
-/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, no_std])
 /// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+///           [, outputs = ["NAME", ...]] [, no_std [= BOOL]])
 /// ```
 /// - `onnx`: a model exported from PyTorch (either exporter); `input` fixes its dynamic
 ///   dimensions (batch defaults to 1).
@@ -34,6 +35,11 @@ use proc_macro::TokenStream;
 ///   as that text in a string (what `ghostc --stages` takes).
 /// - `weights`: a timm `state_dict` as safetensors; without it the weights are seeded
 ///   pseudo-random from `seed` (default 0), for benchmarks and tests.
+/// - `features`: timm's `features_only` backbone, the stem and every stride-2 stage as the
+///   outputs; `outputs`: tensors to make the outputs instead of the model's, ONNX tensor
+///   names or layer names as `ghostc inspect` lists them (e.g. `outputs = ["flatten"]`, the
+///   pooled features). Several outputs are written back to back into `forward`'s output
+///   array; `net::OUTPUTS` says where each is, and `net::output_<name>` returns one.
 /// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
 ///
 /// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
@@ -59,7 +65,7 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     let limits = ghostnet_compiler::Limits::default();
     // The compiler returns errors rather than panicking; a panic would be a bug, reported
     // like an error rather than as rustc's "proc macro panicked".
-    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens(&request.source, &limits, &options));
+    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens_with(&request.source, &limits, &request.outputs, &options));
     match compiled {
         Ok(Ok(embedded)) => Ok(embedded.tokens),
         Ok(Err(e)) => {

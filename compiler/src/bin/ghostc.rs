@@ -98,9 +98,16 @@ struct ModelArgs {
     /// DSL: stage table as timm's cfgs, e.g. '[[[3,16,16,0,1]],[[3,48,24,0,2]]]', or @FILE.
     #[arg(long, value_name = "TABLE")]
     stages: Option<String>,
+    /// DSL: timm's features_only backbone: the outputs are the stem conv and every stride-2 stage.
+    #[arg(long)]
+    features: bool,
     /// Input shape NxCxHxW.
     #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
     shape: Option<Dims>,
+    /// Tensors to make the outputs instead of the model's, comma-separated: ONNX tensor
+    /// names or layer names as `ghostc inspect` lists them (e.g. flatten for the pooled features).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    outputs: Option<Vec<String>>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -162,6 +169,8 @@ fn flag(o: Opt) -> &'static str {
         Opt::Seed => "--seed",
         Opt::Stages => "--stages",
         Opt::Input => "the input shape",
+        Opt::Features => "--features",
+        Opt::Outputs => "--outputs",
     }
 }
 
@@ -191,6 +200,8 @@ impl ModelArgs {
             stages,
             weights: self.weights.clone(),
             seed: self.seed,
+            features: self.features.then_some(true),
+            outputs: self.outputs.clone(),
         };
         match (options.source(flag), unreadable) {
             (Ok(source), None) => Ok(source),
@@ -223,9 +234,16 @@ fn main() -> ExitCode {
     }
 }
 
+impl ModelArgs {
+    /// The `--outputs` names (empty: the model's outputs).
+    fn output_names(&self) -> Vec<String> {
+        self.outputs.clone().unwrap_or_default()
+    }
+}
+
 fn inspect(a: &InspectArgs) -> Result<(), String> {
     let source = a.model.source(a.input_shape.clone())?;
-    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    let graph = source.load_with(&a.model.limits.limits(), &a.model.output_names()).map_err(|e| e.to_string())?;
     let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
     // The arena is planned by the back end; a graph it cannot lower still gets its table.
     let arena = lower::lower(&graph).map_or(0, |p| p.arena_len * 4);
@@ -236,7 +254,7 @@ fn inspect(a: &InspectArgs) -> Result<(), String> {
 
 fn run(a: &RunArgs) -> Result<(), String> {
     let source = a.model.source(None)?;
-    let graph = source.load(&a.model.limits.limits()).map_err(|e| e.to_string())?;
+    let graph = source.load_with(&a.model.limits.limits(), &a.model.output_names()).map_err(|e| e.to_string())?;
     let graph = ghostnet_compiler::optimize(graph).map_err(|e| e.to_string())?;
     let in_shape = graph.shape(graph.inputs[0]).clone();
     let per = ir::numel(&in_shape);
@@ -251,19 +269,29 @@ fn run(a: &RunArgs) -> Result<(), String> {
         ));
     }
     let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-    let out_shape = graph.shape(graph.outputs[0]).clone();
-    let row = *out_shape.last().unwrap_or(&1);
+    let several = graph.outputs.len() > 1;
     let mut all = Vec::new();
     for (i, x) in values.chunks(per).enumerate() {
-        let y = interp::run(&graph, &[x]).map_err(|e| e.to_string())?.swap_remove(0);
-        for (r, logits) in y.chunks(row.max(1)).enumerate() {
-            let mut idx: Vec<usize> = (0..logits.len()).collect();
-            idx.sort_by(|&p, &q| logits[q].total_cmp(&logits[p]).then(p.cmp(&q)));
-            let top: Vec<String> = idx.iter().take(5).map(|&k| format!("{k} ({:.5})", logits[k])).collect();
-            let tag = if out_shape.len() > 1 && out_shape[0] > 1 { format!("input {i}, row {r}") } else { format!("input {i}") };
-            println!("{tag}: top-5 {}", top.join(", "));
+        let ys = interp::run(&graph, &[x]).map_err(|e| e.to_string())?;
+        for (k, y) in ys.into_iter().enumerate() {
+            let out_shape = graph.shape(graph.outputs[k]);
+            let name = if several { format!(", output '{}'", graph.output_name(k)) } else { String::new() };
+            // Scores (one row of classes per image) get their top 5; other tensors a summary.
+            if out_shape.len() == 2 {
+                for (r, logits) in y.chunks(out_shape[1].max(1)).enumerate() {
+                    let mut idx: Vec<usize> = (0..logits.len()).collect();
+                    idx.sort_by(|&p, &q| logits[q].total_cmp(&logits[p]).then(p.cmp(&q)));
+                    let top: Vec<String> = idx.iter().take(5).map(|&k| format!("{k} ({:.5})", logits[k])).collect();
+                    let row = if out_shape[0] > 1 { format!(", row {r}") } else { String::new() };
+                    println!("input {i}{name}{row}: top-5 {}", top.join(", "));
+                }
+            } else {
+                let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len().max(1) as f64;
+                let max = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+                println!("input {i}{name}: {}, mean {mean:.5}, max |x| {max:.5}", ir::ShapeDisplay(out_shape));
+            }
+            all.extend(y);
         }
-        all.extend(y);
     }
     if let Some(out) = &a.output {
         let bytes: Vec<u8> = all.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -282,7 +310,8 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let weights_name = format!("{stem}.weights.bin");
     let weights_path = out.with_file_name(&weights_name);
     let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()) };
-    let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
+    let compiled =
+        ghostnet_compiler::compile_with(&source, &a.model.limits.limits(), &a.model.output_names(), &options).map_err(|e| e.to_string())?;
     write_atomic(&weights_path, &compiled.weight_bytes())?;
     if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {
         let _ = std::fs::remove_file(&weights_path);

@@ -511,6 +511,7 @@ pub fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
             input: [1, 1, 16, 16],
             num_classes: 3,
             head_channels: 8,
+            features: false,
         };
         writer::write(&dsl::build(&spec, &mut Source::seeded(9)).unwrap()).unwrap()
     };

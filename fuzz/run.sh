@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a while, niced, with the limits the hardening issue asks for:
 #   fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET is onnx_load, onnx_mutate, safetensors_load or dsl. Seeds: fuzz/seeds/TARGET (small
+# TARGET is onnx_load, onnx_mutate, safetensors_load, dsl or differential. Seeds: fuzz/seeds/TARGET (small
 # well-formed models and weights, written by the make_bad_inputs example), the bad-input
 # corpus (compiler/tests/bad-inputs) and, when present, the digits weights from the fixtures
 # ($GHOSTNET_FIXTURES or shared/fixtures above the repository). The working corpus

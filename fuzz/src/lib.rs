@@ -1,5 +1,6 @@
 //! Shared parts of the fuzz targets: the seed models and the structure-aware mutations of
-//! `onnx_mutate`, the arbitrary DSL descriptions of `dsl`. What each input is run through is
+//! `onnx_mutate`, the arbitrary DSL descriptions of `dsl`, the random networks of
+//! `differential`. What each input is run through is
 //! `ghostnet_compiler::fuzzing`, which the regression test `compiler/tests/fuzz_regressions.rs`
 //! replays crashes with.
 //!
@@ -491,6 +492,18 @@ impl DslInput {
             features: self.features,
         }
     }
+}
+
+/// `differential`: the bytes choose a random network, which is compiled and run on every
+/// kernel tier against the interpreter. With `GHOSTNET_FUZZ_DUMP` set, the network is
+/// written to `network.onnx` there first.
+pub fn differential(data: &[u8]) {
+    remember(data);
+    if std::env::var_os("GHOSTNET_FUZZ_DUMP").is_some() {
+        let g = fuzzing::generate::network(&mut fuzzing::generate::Bytes::new(data));
+        dump("network.onnx", &writer::write(&g).unwrap_or_default());
+    }
+    fuzzing::differential(data);
 }
 
 /// `dsl`: an arbitrary description with seeded weights.

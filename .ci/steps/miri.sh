@@ -41,6 +41,7 @@ scalar_tests=(
 say "runtime unit tests and scalar kernel tests"
 nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --lib
 nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --test kernels -- --exact "${scalar_tests[@]}"
+nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --test nd
 say "runtime tests done in $(($(date +%s) - start)) s"
 
 if [ "${GHOSTNET_MIRI_NET:-1}" != 0 ]; then

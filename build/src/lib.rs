@@ -29,7 +29,7 @@
 //! and the weights file (unless [`Config::emit_rerun_if_changed`] is `false`), and returns
 //! errors — a missing `OUT_DIR` included — that read like `ghostc`'s, never panics.
 //!
-//! This crate is a thin shell over `ghostnet_compiler::compile`, the function `ghostc` and
+//! This crate is a thin shell over `ghostnet_compiler::compile_with`, the function `ghostc` and
 //! the `ghostnet!` macro call.
 //!
 //! A compile outside a build script names its output folder:
@@ -117,6 +117,8 @@ fn name(o: options::Opt) -> &'static str {
         Opt::Seed => ".seed(..)",
         Opt::Stages => ".stages(..)",
         Opt::Input => ".input(..)",
+        Opt::Features => ".features(..)",
+        Opt::Outputs => ".outputs(..)",
     }
 }
 
@@ -187,6 +189,21 @@ impl Config {
     /// (the text `ghostc --stages` takes).
     pub fn stages(&mut self, table: &str) -> &mut Self {
         self.stages = Some(table.to_string());
+        self
+    }
+
+    /// DSL: timm's `features_only` backbone (no head; the stem and every stride-2 stage are
+    /// the outputs, written back to back; `net::OUTPUTS` says where each is).
+    pub fn features(&mut self, features: bool) -> &mut Self {
+        self.options.features = Some(features);
+        self
+    }
+
+    /// Tensors to make the outputs instead of the model's (`ghostc --outputs`): ONNX tensor
+    /// names or layer names as `ghostc inspect` lists them, e.g. `["flatten"]` for the
+    /// pooled features.
+    pub fn outputs<S: Into<String>>(&mut self, names: impl IntoIterator<Item = S>) -> &mut Self {
+        self.options.outputs = Some(names.into_iter().map(Into::into).collect());
         self
     }
 
@@ -289,7 +306,8 @@ impl Config {
         let Some(source) = source else { return Err(Error::Options(problems.join("\n"))) };
         let weights_name = format!("{module}.weights.bin");
         let rust = RustOptions { no_std: self.no_std, source: options::describe(&source), weights: WeightsSource::File(weights_name.clone()), precision: self.precision, int8: self.int8.clone() };
-        let compiled = ghostnet_compiler::compile(&source, &self.limits, &rust)?;
+        let outputs = self.options.outputs.clone().unwrap_or_default();
+        let compiled = ghostnet_compiler::compile_with(&source, &self.limits, &outputs, &rust)?;
         if self.rerun {
             // The external-data files the model names, now that it has loaded.
             for path in ghostnet_compiler::back::rust::embed::inputs(&source) {

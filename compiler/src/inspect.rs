@@ -32,6 +32,8 @@ pub struct Report {
     /// Bytes of the activation arena, 0 when memory has not been planned.
     pub arena_bytes: usize,
     pub layers: Vec<Layer>,
+    /// The outputs, in order: name and shape.
+    pub outputs: Vec<(String, Vec<usize>)>,
 }
 
 impl Report {
@@ -51,7 +53,8 @@ impl Report {
                 int8_sqnr_db: n.quant.as_ref().and_then(|q| q.error_db),
             })
             .collect();
-        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
+        let outputs = graph.outputs.iter().enumerate().map(|(k, &o)| (graph.output_name(k).to_string(), graph.shape(o).clone())).collect();
+        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers, outputs }
     }
 
     /// A fixed-width table and a totals line.
@@ -89,10 +92,13 @@ impl Report {
             self.macs as f64 / 1e6,
             self.arena_bytes
         );
+        let outputs: Vec<String> = self.outputs.iter().map(|(n, s)| format!("{n} ({})", ShapeDisplay(s))).collect();
+        let _ = writeln!(s, "outputs: {}", outputs.join(", "));
         s
     }
 
-    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs", "precision", "int8_sqnr_db"}]}`.
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input",
+    /// "output", "params", "macs", "precision", "int8_sqnr_db"}], "outputs": [{"name", "shape"}]}`.
     pub fn to_json(&self) -> String {
         let layers: Vec<serde_json::Value> = self
             .layers
@@ -104,9 +110,10 @@ impl Report {
                 })
             })
             .collect();
+        let outputs: Vec<serde_json::Value> = self.outputs.iter().map(|(n, s)| serde_json::json!({ "name": n, "shape": s })).collect();
         let v = serde_json::json!({
             "name": self.name, "params": self.params, "macs": self.macs,
-            "arena_bytes": self.arena_bytes, "layers": layers,
+            "arena_bytes": self.arena_bytes, "layers": layers, "outputs": outputs,
         });
         serde_json::to_string_pretty(&v).expect("JSON of plain values")
     }

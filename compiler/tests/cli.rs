@@ -85,6 +85,54 @@ fn run_prints_top5_and_writes_every_output() {
     common::assert_close("ghostc run", &got, &want[..30], 1e-5, 10);
 }
 
+/// `--outputs` on run, inspect and compile, `--features` on the DSL: the outputs back to
+/// back in the order asked, their names in the report and the module.
+#[test]
+fn chosen_outputs_and_features() {
+    let dir = common::scratch_dir("cli_outputs");
+    let dsl = ["--alpha", "0.5", "--seed", "3"];
+    let x = common::test_input(2 * 3 * 32 * 32, 8);
+    let inp = dir.join("two.bin");
+    std::fs::write(&inp, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let out = dir.join("out.bin");
+    let mut args = vec!["run", "--shape", "1x3x32x32", "--outputs", "flatten,logits", "--input", s(&inp), "--output", s(&out)];
+    args.extend(dsl);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("input 1, output 'logits': top-5") && text.contains("input 0, output 'flatten': top-5"), "{text}");
+    // Per input, both outputs back to back, as the interpreter gives them.
+    let spec = Spec { input: [1, 3, 32, 32], ..Spec::with_width(0.5) };
+    let source = ghostnet_compiler::Source::Dsl { spec, weights: None, seed: 3 };
+    let graph = source.load_with(&Default::default(), &["flatten".into(), "logits".into()]).unwrap();
+    let want: Vec<f32> = x.chunks(3 * 32 * 32).flat_map(|x| ghostnet_compiler::interp::run(&graph, &[x]).unwrap().concat()).collect();
+    assert_eq!(want.len(), 2 * (1280 + 1000));
+    common::assert_close("ghostc run --outputs", &common::read_f32(&out), &want, 1e-6, 1);
+
+    let mut args = vec!["inspect", "--features", "--json", "--input", "1x3x64x64"];
+    args.extend(dsl);
+    let v: serde_json::Value = serde_json::from_slice(&ghostc(&args).stdout).unwrap();
+    let names: Vec<&str> = v["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["conv_stem", "blocks.1", "blocks.3", "blocks.5", "blocks.7"]);
+    assert_eq!(v["outputs"][4]["shape"], serde_json::json!([1, 80, 2, 2]));
+
+    let rs = dir.join("net.rs");
+    let mut args = vec!["--outputs", "blocks.3,flatten", "--input", "1x3x32x32", "-o", s(&rs)];
+    args.extend(dsl);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let code = std::fs::read_to_string(&rs).unwrap();
+    assert!(code.contains("pub const OUTPUTS: [OutputInfo; 2]") && code.contains("pub fn output_blocks_3(") && code.contains("pub fn output_flatten("));
+    assert!(!code.contains("OUTPUT_SHAPE"), "several outputs have no one OUTPUT_SHAPE");
+
+    let mut args = vec!["inspect", "--outputs", "flatten,nope,blocks.99"];
+    args.extend(dsl);
+    let e = fails(&args);
+    assert!(e.contains("'nope', 'blocks.99': no layer or module"), "{e}");
+    let e = fails(&["inspect", "--alpha", "0.5", "--features", "--outputs", "flatten"]);
+    assert!(e.contains("--outputs cannot be combined with --features"), "{e}");
+}
+
 #[test]
 fn missing_file() {
     let e = fails(&["inspect", "no/such/model.onnx"]);

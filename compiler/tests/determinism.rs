@@ -36,6 +36,7 @@ fn v2_spec() -> Spec {
         input: [2, 3, 40, 32],
         num_classes: 7,
         head_channels: 64,
+        features: false,
     }
 }
 

@@ -118,6 +118,15 @@ fn fixtures_match_onnx_runtime() {
             classes: 1000,
         });
     }
+    // Five outputs back to back (a features_only backbone); no top-5 on feature maps.
+    let stem = "ghostnet_050_features_dynamo";
+    cases.push(Case {
+        module: stem.into(),
+        args: vec![dir.join(format!("{stem}.onnx")).to_string_lossy().into()],
+        input: dir.join(format!("{stem}.input.bin")),
+        want: common::read_f32(&dir.join(format!("{stem}.ort.bin"))),
+        classes: 1,
+    });
     // All 397 digits in one run: the same predictions as ONNX Runtime.
     cases.push(Case {
         module: "digits".into(),

@@ -1,9 +1,10 @@
 //! The macro's arguments: parsed with their tokens kept, then checked into a [`Request`].
 //!
 //! ```text
-//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, PRECISION] [, no_std])
+//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, PRECISION] [, no_std])
 //! ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, PRECISION] [, no_std [= BOOL]])
+//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+//!           [, outputs = ["NAME", ...]] [, PRECISION] [, no_std [= BOOL]])
 //! PRECISION: precision = "f32" | "bf16", or
 //!            precision = "int8", calibrate = "PATH" [, int8_budget = DB] [, keep_float = ["LAYER", ...]]
 //! ```
@@ -24,7 +25,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, Token, UnOp};
 
-const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, precision, calibrate, int8_budget, keep_float, no_std";
+const OPTIONS: &str =
+    "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, features, outputs, precision, calibrate, int8_budget, keep_float, no_std";
 
 /// The macro's name of each model option, as its messages say it: the key in backticks.
 fn name(o: Opt) -> &'static str {
@@ -38,6 +40,8 @@ fn name(o: Opt) -> &'static str {
         Opt::Seed => "`seed`",
         Opt::Stages => "`stages`",
         Opt::Input => "`input`",
+        Opt::Features => "`features`",
+        Opt::Outputs => "`outputs`",
     }
 }
 
@@ -77,6 +81,8 @@ impl Parse for Args {
 /// What to compile, checked.
 pub struct Request {
     pub source: Source,
+    /// Tensors to make the outputs (empty: the model's).
+    pub outputs: Vec<String>,
     pub no_std: bool,
     pub precision: Option<Precision>,
     pub int8: quantize::Settings,
@@ -129,10 +135,9 @@ impl Given {
             "calibrate" => self.int8.calibrate = Some(path(value, manifest_dir, "calibrate = \"calib/inputs.bin\"")?),
             "int8_budget" => self.int8.budget_db = Some(number(value, "int8_budget expects a number of dB, like `int8_budget = 35.0`")? as f32),
             "keep_float" => self.int8.keep_float = strings(value, "keep_float expects a list of layer names, like `keep_float = [\"classifier\"]`")?,
-            "no_std" => match value {
-                Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
-                _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
-            },
+            "no_std" => self.no_std = boolean(value, "no_std")?,
+            "features" => o.features = Some(boolean(value, "features")?),
+            "outputs" => o.outputs = Some(names(value)?),
             other => return Err(syn::Error::new_spanned(value, format!("internal error: option `{other}` has no handler"))),
         }
         Ok(())
@@ -168,6 +173,8 @@ impl Args {
                 }
             } else if name == "no_std" {
                 given.no_std = true;
+            } else if name == "features" {
+                given.options.features = Some(true);
             } else {
                 slot.at(&arg.key, format!("option `{name}` needs a value: `{name} = ...`"));
             }
@@ -191,6 +198,7 @@ impl Args {
             // The path's own error is reported; the other options are still checked as for a model.
             g.options.onnx = Some(PathBuf::new());
         }
+        let outputs = g.options.outputs.clone().unwrap_or_default();
         let source = match g.options.source(name) {
             Ok(source) => source,
             Err(options::Error::NoModel) => {
@@ -233,7 +241,7 @@ impl Args {
         {
             errors[at].at(&self.0[at], "int8 needs calibration inputs: add `calibrate = \"PATH\"`, a file of raw f32 network inputs back to back");
         }
-        Some(Request { described: options::describe(&source), source, no_std: g.no_std, precision: g.precision, int8: g.int8, span })
+        Some(Request { described: options::describe(&source), source, outputs, no_std: g.no_std, precision: g.precision, int8: g.int8, span })
     }
 
     /// The value of option `key`, the first time it is given.
@@ -253,6 +261,31 @@ fn literal(value: &Expr) -> Option<(&Lit, bool)> {
         Expr::Group(g) => literal(&g.expr),
         _ => None,
     }
+}
+
+/// `true` or `false`, for option `key` (which may also be written alone).
+fn boolean(value: &Expr, key: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(value, format!("{key} expects `true` or `false` (or write `{key}` alone)"))),
+    }
+}
+
+/// A list of names: `["features.0", "flatten"]`.
+fn names(value: &Expr) -> syn::Result<Vec<String>> {
+    let wrong = "outputs expects a list of tensor or layer names, like `outputs = [\"flatten\", \"classifier\"]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, wrong));
+    };
+    let mut out = Vec::new();
+    let mut errors = Errors::default();
+    for e in &array.elems {
+        match literal(e) {
+            Some((Lit::Str(s), false)) if !s.value().is_empty() => out.push(s.value()),
+            _ => errors.at(e, "an output is a non-empty string naming a tensor or a layer"),
+        }
+    }
+    errors.0.map_or(Ok(out), Err)
 }
 
 /// A float or integer literal, possibly negative; `wrong` is the message for anything else.

@@ -34,9 +34,10 @@ use proc_macro::TokenStream;
 ///
 /// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
 /// ```text
-/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, PRECISION] [, no_std])
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, PRECISION] [, no_std])
 /// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, PRECISION] [, no_std [= BOOL]])
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+///           [, outputs = ["NAME", ...]] [, PRECISION] [, no_std [= BOOL]])
 /// PRECISION: precision = "f32" | "bf16", or
 ///            precision = "int8", calibrate = "PATH" [, int8_budget = DB] [, keep_float = ["LAYER", ...]]
 /// ```
@@ -55,6 +56,11 @@ use proc_macro::TokenStream;
 ///   network inputs back to back; layers go back to float until the outputs' SQNR against
 ///   `f32` on them is at least `int8_budget` dB (default 35); `keep_float` names layers to
 ///   keep float.
+/// - `features`: timm's `features_only` backbone, the stem and every stride-2 stage as the
+///   outputs; `outputs`: tensors to make the outputs instead of the model's, ONNX tensor
+///   names or layer names as `ghostc inspect` lists them (e.g. `outputs = ["flatten"]`, the
+///   pooled features). Several outputs are written back to back into `forward`'s output
+///   array; `net::OUTPUTS` says where each is, and `net::output_<name>` returns one.
 /// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
 ///
 /// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
@@ -80,7 +86,7 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     let limits = ghostnet_compiler::Limits::default();
     // The compiler returns errors rather than panicking; a panic would be a bug, reported
     // like an error rather than as rustc's "proc macro panicked".
-    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens(&request.source, &limits, &options));
+    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens_with(&request.source, &limits, &request.outputs, &options));
     match compiled {
         Ok(Ok(embedded)) => Ok(embedded.tokens),
         Ok(Err(e)) => {

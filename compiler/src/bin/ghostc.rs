@@ -204,9 +204,16 @@ struct ModelArgs {
     /// DSL: stage table as timm's cfgs, e.g. `[[[3,16,16,0,1]],[[3,48,24,0,2]]]`, or @FILE.
     #[arg(long, value_name = "TABLE")]
     stages: Option<String>,
+    /// DSL: timm's features_only backbone: the outputs are the stem conv and every stride-2 stage.
+    #[arg(long)]
+    features: bool,
     /// Input shape NxCxHxW.
     #[arg(long, value_name = "NxCxHxW", value_parser = parse_shape)]
     shape: Option<Dims>,
+    /// Tensors to make the outputs instead of the model's, comma-separated: ONNX tensor
+    /// names or layer names as `ghostc inspect` lists them (e.g. flatten for the pooled features).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    outputs: Option<Vec<String>>,
     /// Precision of the matrix products: f32 (the default, but int8 for a model quantized by
     /// another tool in QDQ form), bf16 (weights rounded to bfloat16, half the weight bytes;
     /// activations and sums stay f32) or int8 (8-bit inputs and weights, exact integer sums;
@@ -291,6 +298,8 @@ fn flag(o: Opt) -> &'static str {
         Opt::Seed => "--seed",
         Opt::Stages => "--stages",
         Opt::Input => "the input shape",
+        Opt::Features => "--features",
+        Opt::Outputs => "--outputs",
     }
 }
 
@@ -312,7 +321,7 @@ impl ModelArgs {
     /// Loads and optimizes the network in the asked precision (quantizing it for int8).
     fn graph(&self, source: &Source) -> Result<(ir::Graph, Option<quantize::Summary>), String> {
         let limits = self.limits.limits();
-        let graph = source.load(&limits).map_err(|e| e.to_string())?;
+        let graph = source.load_with(&limits, &self.output_names()).map_err(|e| e.to_string())?;
         ghostnet_compiler::optimize_for(graph, self.precision, &self.int8(), &limits).map_err(|e| e.to_string())
     }
 
@@ -332,6 +341,8 @@ impl ModelArgs {
             stages,
             weights: self.weights.clone(),
             seed: self.seed,
+            features: self.features.then_some(true),
+            outputs: self.outputs.clone(),
         };
         match (options.source(flag), unreadable) {
             (Ok(source), None) => Ok(source),
@@ -364,6 +375,13 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+impl ModelArgs {
+    /// The `--outputs` names (empty: the model's outputs).
+    fn output_names(&self) -> Vec<String> {
+        self.outputs.clone().unwrap_or_default()
     }
 }
 
@@ -407,28 +425,38 @@ fn run(a: &RunArgs) -> Result<(), String> {
         }
         None => a.transform.inputs(&a.image, &in_shape)?,
     };
-    let out_shape = graph.shape(graph.outputs[0]).clone();
-    let row = *out_shape.last().unwrap_or(&1);
+    let several = graph.outputs.len() > 1;
     let mut all = Vec::new();
     for (i, x) in values.chunks(per).enumerate() {
-        let y = interp::run(&graph, &[x]).map_err(|e| e.to_string())?.swap_remove(0);
-        for (r, logits) in y.chunks(row.max(1)).enumerate() {
-            let mut idx: Vec<usize> = (0..logits.len()).collect();
-            idx.sort_by(|&p, &q| logits[q].total_cmp(&logits[p]).then(p.cmp(&q)));
-            // ImageNet's class names for a 1000-class output.
-            let name = |k: usize| match ghostnet_compiler::imagenet::class_name(k).filter(|_| logits.len() == ghostnet_compiler::imagenet::CLASSES) {
-                Some(n) => format!(" {n}"),
-                None => String::new(),
-            };
-            let top: Vec<String> = idx.iter().take(5).map(|&k| format!("{k}{} ({:.5})", name(k), logits[k])).collect();
-            let tag = match a.image.get(i * in_shape[0] + r).filter(|_| a.input.is_none()) {
-                Some(image) => image.display().to_string(),
-                None if out_shape.len() > 1 && out_shape[0] > 1 => format!("input {i}, row {r}"),
-                None => format!("input {i}"),
-            };
-            println!("{tag}: top-5 {}", top.join(", "));
+        let ys = interp::run(&graph, &[x]).map_err(|e| e.to_string())?;
+        for (k, y) in ys.into_iter().enumerate() {
+            let out_shape = graph.shape(graph.outputs[k]);
+            let name = if several { format!(", output '{}'", graph.output_name(k)) } else { String::new() };
+            // Scores (one row of classes per image) get their top 5; other tensors a summary.
+            if out_shape.len() == 2 {
+                for (r, logits) in y.chunks(out_shape[1].max(1)).enumerate() {
+                    let mut idx: Vec<usize> = (0..logits.len()).collect();
+                    idx.sort_by(|&p, &q| logits[q].total_cmp(&logits[p]).then(p.cmp(&q)));
+                    // ImageNet's class names for a 1000-class output.
+                    let class = |k: usize| match ghostnet_compiler::imagenet::class_name(k).filter(|_| logits.len() == ghostnet_compiler::imagenet::CLASSES) {
+                        Some(n) => format!(" {n}"),
+                        None => String::new(),
+                    };
+                    let top: Vec<String> = idx.iter().take(5).map(|&k| format!("{k}{} ({:.5})", class(k), logits[k])).collect();
+                    let tag = match a.image.get(i * in_shape[0] + r).filter(|_| a.input.is_none()) {
+                        Some(image) => image.display().to_string(),
+                        None if out_shape[0] > 1 => format!("input {i}, row {r}"),
+                        None => format!("input {i}"),
+                    };
+                    println!("{tag}{name}: top-5 {}", top.join(", "));
+                }
+            } else {
+                let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len().max(1) as f64;
+                let max = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+                println!("input {i}{name}: {}, mean {mean:.5}, max |x| {max:.5}", ir::ShapeDisplay(out_shape));
+            }
+            all.extend(y);
         }
-        all.extend(y);
     }
     if let Some(out) = &a.output {
         let bytes: Vec<u8> = all.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -488,7 +516,8 @@ fn compile(a: &CompileArgs) -> Result<(), String> {
     let weights_name = format!("{stem}.weights.bin");
     let weights_path = out.with_file_name(&weights_name);
     let options = rust::Options { no_std: a.no_std, source: options::describe(&source), weights: rust::WeightsSource::File(weights_name.clone()), precision: a.model.precision, int8: a.model.int8() };
-    let compiled = ghostnet_compiler::compile(&source, &a.model.limits.limits(), &options).map_err(|e| e.to_string())?;
+    let compiled =
+        ghostnet_compiler::compile_with(&source, &a.model.limits.limits(), &a.model.output_names(), &options).map_err(|e| e.to_string())?;
     create_parent(out)?;
     write_atomic(&weights_path, &compiled.weight_bytes())?;
     if let Err(e) = write_atomic(out, compiled.code.as_bytes()) {

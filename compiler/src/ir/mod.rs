@@ -200,6 +200,22 @@ impl Graph {
         id
     }
 
+    /// The tensor `name` names as an output: an output of the graph of that name, else the
+    /// output of a layer (as `ghostc inspect` lists them) or module, that of its last node
+    /// (a node named `name`, or within it: `name.` or `name/` and more), else the graph
+    /// input or a node output of that name.
+    pub fn find_tensor(&self, name: &str) -> Option<TensorId> {
+        if let Some(k) = self.output_names.iter().position(|n| n == name) {
+            return Some(self.outputs[k]);
+        }
+        let within = |n: &str| n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with(['.', '/']));
+        if let Some(n) = self.nodes.iter().rev().find(|n| within(&n.name)) {
+            return Some(n.output);
+        }
+        let computed = |t: &TensorId| self.tensor(*t).name == name;
+        self.inputs.iter().find(|t| computed(t)).or_else(|| self.nodes.iter().rev().map(|n| &n.output).find(|t| computed(t))).copied()
+    }
+
     /// Makes `t` a graph output, named after the tensor.
     pub fn add_output(&mut self, t: TensorId) {
         if self.output_names.len() == self.outputs.len() {

@@ -511,18 +511,26 @@ pub fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
             input: [1, 1, 16, 16],
             num_classes: 3,
             head_channels: 8,
+            features: false,
         };
         writer::write(&dsl::build(&spec, &mut Source::seeded(9)).unwrap()).unwrap()
     };
     let st = tiny_safetensors("F32", f32_bytes, |_, _| {});
     let odd = if st[0] % 2 == 1 { st.clone() } else { pad_header(&st) };
-    vec![
+    let mut seeds = vec![
         ("onnx_load/tiny.onnx".into(), model_bytes(&tiny_model())),
         ("onnx_load/tiny_v2.onnx".into(), v2),
         ("safetensors_load/tiny_f32.safetensors".into(), odd),
         ("safetensors_load/tiny_f16.safetensors".into(), pad_header(&tiny_safetensors("F16", f16_bytes, |_, _| {}))),
         ("safetensors_load/tiny_bf16.safetensors".into(), tiny_safetensors("BF16", bf16_bytes, |_, _| {})),
-    ]
+    ];
+    // `differential`: random choices, long enough for networks of several blocks.
+    for k in 0..8u64 {
+        let mut r = ghostnet_compiler::front::dsl::weights::SplitMix64::new(k);
+        let bytes: Vec<u8> = (0..256).map(|_| r.next_u64() as u8).collect();
+        seeds.push((format!("differential/random_{k}"), bytes));
+    }
+    seeds
 }
 
 /// The same safetensors file with one space added to its header (which flips the parity of

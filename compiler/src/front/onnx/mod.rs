@@ -44,6 +44,9 @@ pub struct Options {
     /// than the batch, which defaults to 1.
     pub input_shape: Option<Vec<usize>>,
     pub limits: Limits,
+    /// Tensors to make the outputs instead of the model's: ONNX tensor names, or layer
+    /// names as `ghostc inspect` lists them (the output of the last node of that layer).
+    pub outputs: Vec<String>,
 }
 
 /// Why a model could not be loaded.
@@ -150,7 +153,11 @@ pub fn from_model(model: &ModelProto, name: &str, path: &Path, dir: &Path, optio
     for i in order {
         cx.node(NodeView { proto: &graph.node[i] });
     }
-    cx.outputs(graph);
+    if options.outputs.is_empty() {
+        cx.outputs(graph);
+    } else {
+        cx.chosen_outputs(&options.outputs);
+    }
     cx.problems.extend(cx.graph.nonfinite_constants());
     if !cx.problems.is_empty() {
         return Err(invalid(cx.problems));
@@ -378,6 +385,28 @@ impl Converter<'_> {
                 Some(Value::Unavailable(why)) => self.problems.push(format!("output '{}' {why}", o.name)),
                 Some(Value::Failed) => {}
                 None => self.problems.push(format!("output '{}' is never defined", o.name)),
+            }
+        }
+    }
+
+    /// The outputs asked for by name instead of the model's.
+    fn chosen_outputs(&mut self, names: &[String]) {
+        for name in names {
+            let found = match self.env.get(name) {
+                Some(Value::Tensor(id)) => Ok(*id),
+                Some(Value::Const(_)) => Err(format!("output '{name}' is a constant, not computed by the network")),
+                Some(Value::Unavailable(why)) => Err(format!("output '{name}' {why}")),
+                Some(Value::Failed) => continue,
+                None => self.graph.find_tensor(name).ok_or_else(|| {
+                    format!("output '{name}' is neither a tensor of the model nor a layer or module (`ghostc inspect` lists the layers)")
+                }),
+            };
+            match found {
+                Ok(id) => {
+                    self.graph.outputs.push(id);
+                    self.graph.output_names.push(name.clone());
+                }
+                Err(e) => self.problems.push(e),
             }
         }
     }

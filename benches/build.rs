@@ -10,7 +10,7 @@ use ghostnet_compiler::front::dsl::{Spec, Version};
 use ghostnet_compiler::{compile, Limits, Source};
 
 fn emit(out: &Path, name: &str, source: Source) {
-    let options = Options { no_std: false, source: name.into(), weights: WeightsSource::File(format!("{name}.weights.bin")) };
+    let options = Options { no_std: false, source: name.into(), weights: WeightsSource::File(format!("{name}.weights.bin")), ..Default::default() };
     let c = compile(&source, &Limits::default(), &options).unwrap_or_else(|e| panic!("{name}: {e}"));
     std::fs::write(out.join(format!("{name}.weights.bin")), c.weight_bytes()).unwrap();
     std::fs::write(out.join(format!("{name}.rs")), &c.code).unwrap();

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a while, niced, with the limits the hardening issue asks for:
 #   fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET is onnx_load, onnx_mutate, safetensors_load or dsl. Seeds: fuzz/seeds/TARGET (small
+# TARGET is onnx_load, onnx_mutate, safetensors_load, dsl or differential. Seeds: fuzz/seeds/TARGET (small
 # well-formed models and weights, written by the make_bad_inputs example), the bad-input
 # corpus (compiler/tests/bad-inputs) and, when present, the digits weights from the fixtures
 # ($GHOSTNET_FIXTURES or shared/fixtures above the repository). The working corpus
 # is fuzz/corpus/TARGET (not checked in); crashes land in fuzz/artifacts/TARGET. The last
 # lines of the log give the executions ("Done N runs in S second(s)").
-# Fails (exit 1) when libFuzzer found a crash, a timeout (> 1 s) or an OOM (> 2048 MB).
+# Fails (exit 1) when libFuzzer found a crash, a timeout (> 1 s; differential > 10 s) or an
+# OOM (> 2048 MB).
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")"
@@ -38,5 +39,10 @@ if [ "$target" = safetensors_load ] && [ -n "$fixtures" ] && [ -f "$fixtures/dig
 fi
 # -s none: the targets are safe Rust, so no sanitizer is needed to see their bugs (panics,
 # overflow checks via -a, timeouts, memory); it runs about twice as fast.
+# differential runs each network six times (every tier, one and two threads), the two-thread
+# runs waiting on each other at every layer: on a loaded machine an input can take seconds
+# without anything being wrong, so it gets 10 s.
+timeout=1
+[ "$target" = differential ] && timeout=10
 nice -n 19 cargo +nightly fuzz run -s none -a "$target" "$corpus" "$seeds" "${extra[@]}" -- \
-    -rss_limit_mb=2048 -timeout=1 -max_total_time="$seconds" -print_final_stats=1 "$@"
+    -rss_limit_mb=2048 -timeout="$timeout" -max_total_time="$seconds" -print_final_stats=1 "$@"

@@ -23,7 +23,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 
 say "runtime kernel tests under ASan"
 RUSTFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR="$base/asan" \
-    nice -n 19 cargo +nightly test -q --target $TARGET -p ghostnet-runtime
+    nice -n 19 cargo +nightly test -q --target $TARGET -p ghostnet-runtime --tests
 say "kernel tests done in $(($(date +%s) - start)) s"
 
 dir="$base/asan-net"

@@ -4,11 +4,13 @@
 # or runs out of memory (> 2048 MB). The long campaigns are run by hand (fuzz/README.md).
 #
 #  1. Installs what it needs, once: nightly and cargo-fuzz (cargo install).
-#  2. Builds the four targets (no sanitizer: the targets are safe Rust; overflow checks and
+#  2. Builds the five targets (no sanitizer: the targets are safe Rust; overflow checks and
 #     debug assertions on).
-#  3. Runs onnx_load, onnx_mutate, safetensors_load and dsl for $GHOSTNET_FUZZ_SECONDS each
-#     (default 20), one at a time, niced, from the checked-in seeds (fuzz/seeds) and the
-#     bad-input corpus; a crash fails the step and leaves its input in fuzz/artifacts/.
+#  3. Runs onnx_load, onnx_mutate, safetensors_load, dsl and differential for
+#     $GHOSTNET_FUZZ_SECONDS each (default 20), one at a time, niced, from the checked-in
+#     seeds (fuzz/seeds) and the bad-input corpus; a crash (for differential: a compiled
+#     network that disagrees with the interpreter) fails the step and leaves its input in
+#     fuzz/artifacts/.
 #
 # Run from anywhere: `bash .ci/steps/fuzz_smoke.sh`. Idempotent. The fuzz workspace has its
 # own target dir (fuzz/target).
@@ -27,7 +29,7 @@ say "building the fuzz targets"
 (cd fuzz && nice -n 19 cargo +nightly fuzz build -s none -a)
 say "built in $(($(date +%s) - start)) s"
 total=0
-for target in onnx_load onnx_mutate safetensors_load dsl; do
+for target in onnx_load onnx_mutate safetensors_load dsl differential; do
     log=$(mktemp)
     if ! bash fuzz/run.sh "$target" "$seconds" >"$log" 2>&1; then
         tail -n 60 "$log"

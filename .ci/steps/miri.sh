@@ -3,9 +3,10 @@
 #
 #  1. Installs what it needs, once: nightly's miri and rust-src components.
 #  2. Runs the runtime's tests under Miri: the unit tests, and from runtime/tests/kernels.rs
-#     the tests that run the scalar tier on its own (the definitions of GEMM, depthwise,
-#     average pooling, the split into parts, out-of-range accesses, exp; average pooling
-#     skips its large sizes under cfg(miri)). The SIMD tiers do not
+#     the tests that run the scalar tier on its own (the definitions of GEMM in f32 and
+#     bfloat16, depthwise, average pooling, int8 quantization, the split into parts,
+#     out-of-range accesses, exp, bfloat16 rounding; average pooling skips its large sizes
+#     under cfg(miri)). The SIMD tiers do not
 #     run under Miri (it detects no AVX2 or AVX-512); AddressSanitizer covers them (asan.sh).
 #  3. Compiles a small GhostNetV2 from the DSL (attention gate, squeeze-excite, stride 2,
 #     16x16) with ghostc into a scratch crate (.ci/steps/ub_check.rs) and runs it under Miri
@@ -33,10 +34,14 @@ scalar_tests=(
     parts_cover_every_index_once
     out_of_range_access_panics_instead_of_corrupting
     exp_is_accurate
+    gemm_bf16_scalar_matches_the_definition
+    bf16_rounding_is_to_nearest_even
+    quantize_matches_scalar_bit_for_bit
 )
 say "runtime unit tests and scalar kernel tests"
 nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --lib
 nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --test kernels -- --exact "${scalar_tests[@]}"
+nice -n 19 cargo +nightly miri test -q -p ghostnet-runtime --test nd
 say "runtime tests done in $(($(date +%s) - start)) s"
 
 if [ "${GHOSTNET_MIRI_NET:-1}" != 0 ]; then

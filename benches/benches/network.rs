@@ -17,7 +17,7 @@ fn main() {
     let input = vec![0.5f32; ghostnet_100::INPUT_LEN];
     let input: &[f32; ghostnet_100::INPUT_LEN] = input.as_slice().try_into().unwrap();
     let mut out = [0f32; ghostnet_100::OUTPUT_LEN];
-    for isa in ghostnet_100::Isa::ALL.into_iter().filter(|i| i.supported()) {
+    for isa in ghostnet_100::Isa::ALL.into_iter().filter(|i| i.supported() && i.base() == *i) {
         let mut net = ghostnet_100::Net::with_isa(isa);
         group.bench_function(BenchmarkId::new("1 thread", isa.name()), |b| b.iter(|| net.forward(black_box(input), &mut out)));
     }
@@ -30,7 +30,7 @@ fn main() {
     let mut group = c.benchmark_group("digits");
     let input = [0.5f32; digits::INPUT_LEN];
     let mut out = [0f32; digits::OUTPUT_LEN];
-    for isa in digits::Isa::ALL.into_iter().filter(|i| i.supported()) {
+    for isa in digits::Isa::ALL.into_iter().filter(|i| i.supported() && i.base() == *i) {
         let mut net = digits::Net::with_isa(isa);
         group.bench_function(BenchmarkId::from_parameter(isa.name()), |b| b.iter(|| net.forward(black_box(&input), &mut out)));
     }

@@ -16,6 +16,11 @@ pub struct Layer {
     pub output: Vec<usize>,
     pub params: usize,
     pub macs: u64,
+    /// The precision of its matrix products (`f32` when it has none).
+    pub precision: String,
+    /// int8-capable layers: the SQNR (dB) of its output in int8 against `f32`, measured on
+    /// the calibration inputs (also for those that stay float).
+    pub int8_sqnr_db: Option<f32>,
 }
 
 /// The totals and the rows.
@@ -27,6 +32,8 @@ pub struct Report {
     /// Bytes of the activation arena, 0 when memory has not been planned.
     pub arena_bytes: usize,
     pub layers: Vec<Layer>,
+    /// The outputs, in order: name and shape.
+    pub outputs: Vec<(String, Vec<usize>)>,
 }
 
 impl Report {
@@ -42,16 +49,19 @@ impl Report {
                 output: graph.shape(n.output).clone(),
                 params: graph.node_params(n),
                 macs: graph.node_macs(n),
+                precision: n.precision.to_string(),
+                int8_sqnr_db: n.quant.as_ref().and_then(|q| q.error_db),
             })
             .collect();
-        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers }
+        let outputs = graph.outputs.iter().enumerate().map(|(k, &o)| (graph.output_name(k).to_string(), graph.shape(o).clone())).collect();
+        Report { name: graph.name.clone(), params: graph.param_count(), macs: graph.mac_count(), arena_bytes, layers, outputs }
     }
 
     /// A fixed-width table and a totals line.
     pub fn to_table(&self) -> String {
         let mut s = String::new();
         let w = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(4).clamp(5, 48);
-        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}", "layer", "op", "fused", "input", "output", "params", "MACs");
+        let _ = writeln!(s, "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {:<9} {}", "layer", "op", "fused", "input", "output", "params", "MACs", "precision", "int8 SQNR");
         for l in &self.layers {
             let mut name = l.name.clone();
             if name.len() > w {
@@ -60,14 +70,16 @@ impl Report {
             let fused = if l.fused.is_empty() { "-".to_string() } else { l.fused.join("+") };
             let _ = writeln!(
                 s,
-                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}",
+                "{:<w$}  {:<17} {:<36} {:>14} {:>14} {:>9} {:>12}  {:<9} {}",
                 name,
                 l.op,
                 fused,
                 ShapeDisplay(&l.input).to_string(),
                 ShapeDisplay(&l.output).to_string(),
                 l.params,
-                l.macs
+                l.macs,
+                l.precision,
+                l.int8_sqnr_db.map_or("-".to_string(), |db| format!("{db:.1} dB"))
             );
         }
         let _ = writeln!(
@@ -80,10 +92,13 @@ impl Report {
             self.macs as f64 / 1e6,
             self.arena_bytes
         );
+        let outputs: Vec<String> = self.outputs.iter().map(|(n, s)| format!("{n} ({})", ShapeDisplay(s))).collect();
+        let _ = writeln!(s, "outputs: {}", outputs.join(", "));
         s
     }
 
-    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input", "output", "params", "macs"}]}`.
+    /// `{"name", "params", "macs", "arena_bytes", "layers": [{"name", "op", "fused", "input",
+    /// "output", "params", "macs", "precision", "int8_sqnr_db"}], "outputs": [{"name", "shape"}]}`.
     pub fn to_json(&self) -> String {
         let layers: Vec<serde_json::Value> = self
             .layers
@@ -91,13 +106,14 @@ impl Report {
             .map(|l| {
                 serde_json::json!({
                     "name": l.name, "op": l.op, "fused": l.fused, "input": l.input,
-                    "output": l.output, "params": l.params, "macs": l.macs,
+                    "output": l.output, "params": l.params, "macs": l.macs, "precision": l.precision, "int8_sqnr_db": l.int8_sqnr_db,
                 })
             })
             .collect();
+        let outputs: Vec<serde_json::Value> = self.outputs.iter().map(|(n, s)| serde_json::json!({ "name": n, "shape": s })).collect();
         let v = serde_json::json!({
             "name": self.name, "params": self.params, "macs": self.macs,
-            "arena_bytes": self.arena_bytes, "layers": layers,
+            "arena_bytes": self.arena_bytes, "layers": layers, "outputs": outputs,
         });
         serde_json::to_string_pretty(&v).expect("JSON of plain values")
     }

@@ -2,9 +2,12 @@
 //!
 //! It runs any validated [`Graph`], before or after the fusion passes, and is the oracle the
 //! compiled networks are tested against (it is itself tested against ONNX Runtime's outputs).
-//! Sums of products accumulate in `f64`.
+//! Sums of products accumulate in `f64`. A node in reduced precision ([`Precision`])
+//! computes with its matrix product's operands rounded as the compiled kernels round them.
 
-use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Op, Shape, ShapeDisplay};
+use crate::ir::precision::{product_weights, quantize_weight, weight_layout};
+use crate::ir::{apply_act, for_each_index, numel, strides, Conv, Graph, Node, Op, PadMode, Pool, Precision, ResizeMode, Shape, ShapeDisplay};
+use ghostnet_runtime::isa::bf16_round;
 
 /// Why a graph could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +22,12 @@ pub enum Error {
 
 /// Runs `graph` on `inputs` (one flat NCHW buffer per graph input) and returns the outputs.
 pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
+    run_observed(graph, inputs, &mut |_, _, _| {})
+}
+
+/// [`run`], calling `observe(node index, its inputs as given, its output)` after each node
+/// (calibration watches the values this way).
+pub fn run_observed(graph: &Graph, inputs: &[&[f32]], observe: &mut dyn FnMut(usize, &[Arg<'_>], &[f32])) -> Result<Vec<Vec<f32>>, Error> {
     graph.validate()?;
     if inputs.len() != graph.inputs.len() {
         return Err(Error::InputCount { expected: graph.inputs.len(), got: inputs.len() });
@@ -47,7 +56,7 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
         last_use[o.index()] = usize::MAX;
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        let args: Vec<Arg<'_>> = node
+        let raw: Vec<Arg<'_>> = node
             .inputs
             .iter()
             .map(|&t| Arg {
@@ -55,7 +64,8 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
                 data: graph.data(t).or(values[t.index()].as_deref()).expect("validated: inputs are defined"),
             })
             .collect();
-        let out = eval(&node.op, &args, graph.shape(node.output));
+        let out = eval_node(graph, node, &raw);
+        observe(i, &raw, &out);
         values[node.output.index()] = Some(out);
         for &t in &node.inputs {
             if last_use[t.index()] == i {
@@ -68,6 +78,54 @@ pub fn run(graph: &Graph, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, Error> {
         .iter()
         .map(|&o| graph.data(o).map(<[f32]>::to_vec).or_else(|| values[o.index()].clone()).expect("validated"))
         .collect())
+}
+
+/// The inputs a node in reduced precision computes with, by position, in place of `args`
+/// (see [`Precision`]): bfloat16 rounds the product weights; int8 replaces the product's
+/// input (times its squeeze-excite scale, which becomes ones) and weights by their
+/// dequantized bytes.
+fn reduced_inputs(graph: &Graph, node: &Node, args: &[Arg<'_>]) -> Vec<(usize, Vec<f32>)> {
+    let weights = product_weights(graph, node);
+    match node.precision {
+        Precision::F32 => Vec::new(),
+        Precision::Bf16 => weights.iter().map(|&k| (k, args[k].data.iter().map(|&v| bf16_round(v)).collect())).collect(),
+        Precision::Int8 => {
+            let q = node.quant.as_ref().expect("an int8 node has its quantization");
+            let layout = weight_layout(graph, node);
+            let w = args[1].data.iter().enumerate().map(|(i, &v)| {
+                let s = q.weight_scales[layout.channel(i)];
+                quantize_weight(v, s) as f32 * s
+            });
+            let x = args[0];
+            let scale_at = match &node.op {
+                Op::Conv(c) => c.scale_input(),
+                Op::Ghost { residual, scale: true, .. } => Some(5 + *residual as usize),
+                _ => None,
+            };
+            let inner: usize = x.shape[2..].iter().product();
+            let factor = |i: usize| scale_at.map_or(1.0, |at| args[at].data[i / inner]);
+            let xq = x.data.iter().enumerate().map(|(i, &v)| q.input.dequantize(q.input.quantize(v, factor(i))));
+            let mut out = vec![(0, xq.collect()), (1, w.collect())];
+            if let Some(at) = scale_at {
+                out.push((at, vec![1.0; args[at].data.len()]));
+            }
+            out
+        }
+    }
+}
+
+/// Evaluates node `node` of `graph` on `args` (its inputs, in order) in its precision.
+pub fn eval_node(graph: &Graph, node: &Node, args: &[Arg<'_>]) -> Vec<f32> {
+    let changed = reduced_inputs(graph, node, args);
+    let args: Vec<Arg<'_>> = args
+        .iter()
+        .enumerate()
+        .map(|(k, a)| match changed.iter().find(|(r, _)| *r == k) {
+            Some((_, d)) => Arg { shape: a.shape, data: d },
+            None => *a,
+        })
+        .collect();
+    eval(&node.op, &args, graph.shape(node.output))
 }
 
 /// A tensor argument: shape and data.
@@ -101,6 +159,7 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
             y
         }
         Op::Activation(act) => a[0].data.iter().map(|&v| act.apply(v)).collect(),
+        Op::FakeQuant(q) => a[0].data.iter().map(|&v| q.apply(v)).collect(),
         Op::Add => binary(a[0], a[1], out, |x, y| x + y),
         Op::Sub => binary(a[0], a[1], out, |x, y| x - y),
         Op::Mul => binary(a[0], a[1], out, |x, y| x * y),
@@ -120,60 +179,88 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
         Op::Slice { axes } => {
             let x = a[0];
             let rank = x.shape.len();
-            let mut start = vec![0; rank];
+            let (mut start, mut step) = (vec![0isize; rank], vec![1isize; rank]);
             for s in axes {
-                start[s.axis] = s.start;
+                start[s.axis] = s.start as isize;
+                step[s.axis] = s.step;
             }
             let xs = strides(x.shape);
             let mut y = Vec::with_capacity(numel(out));
             for_each_index(out, |idx| {
-                let off: usize = (0..rank).map(|d| (idx[d] + start[d]) * xs[d]).sum();
-                y.push(x.data[off]);
+                let off: isize = (0..rank).map(|d| (start[d] + idx[d] as isize * step[d]) * xs[d] as isize).sum();
+                y.push(x.data[off as usize]);
+            });
+            y
+        }
+        Op::Transpose { perm } => {
+            let x = a[0];
+            let xs = strides(x.shape);
+            let mut y = Vec::with_capacity(numel(out));
+            for_each_index(out, |idx| y.push(x.data[idx.iter().zip(perm).map(|(&i, &p)| i * xs[p]).sum::<usize>()]));
+            y
+        }
+        Op::Pad { pads, mode } => {
+            let x = a[0];
+            let xs = strides(x.shape);
+            let mut y = Vec::with_capacity(numel(out));
+            for_each_index(out, |idx| {
+                let mut off = Some(0usize);
+                for (d, &i) in idx.iter().enumerate() {
+                    let (n, i) = (x.shape[d] as isize, i as isize - pads[d][0] as isize);
+                    let src = match mode {
+                        _ if (0..n).contains(&i) => Some(i),
+                        PadMode::Constant(_) => None,
+                        PadMode::Edge => Some(i.clamp(0, n - 1)),
+                        PadMode::Reflect => Some(if i < 0 { -i } else { 2 * (n - 1) - i }),
+                        PadMode::Wrap => Some(i.rem_euclid(n)),
+                    };
+                    off = off.zip(src).map(|(o, s)| o + s as usize * xs[d]);
+                }
+                y.push(match (off, mode) {
+                    (Some(o), _) => x.data[o],
+                    (None, PadMode::Constant(v)) => *v,
+                    (None, _) => unreachable!("only constant padding leaves the input"),
+                });
             });
             y
         }
         Op::GlobalAveragePool => reduce_mean(a[0], &[2, 3]),
-        Op::ReduceMean { axes, .. } => reduce_mean(a[0], axes),
-        Op::AveragePool(p) => {
+        Op::GlobalMaxPool => {
             let x = a[0];
-            let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-            let (oh, ow) = (out[2], out[3]);
-            let mut y = vec![0.0; numel(out)];
-            for nc in 0..n * c {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let (mut sum, mut count) = (0f64, 0usize);
-                        for ky in 0..p.kernel[0] {
-                            for kx in 0..p.kernel[1] {
-                                let iy = (oy * p.stride[0] + ky) as isize - p.pads[0] as isize;
-                                let ix = (ox * p.stride[1] + kx) as isize - p.pads[1] as isize;
-                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    sum += x.data[nc * h * w + iy as usize * w + ix as usize] as f64;
-                                    count += 1;
-                                } else if p.count_include_pad {
-                                    count += 1;
-                                }
-                            }
-                        }
-                        y[nc * oh * ow + oy * ow + ox] = (sum / count.max(1) as f64) as f32;
-                    }
-                }
-            }
-            y
+            let hw = x.shape[2] * x.shape[3];
+            x.data.chunks(hw).map(|c| c.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))).collect()
         }
-        Op::Resize { .. } => {
+        Op::ReduceMean { axes, .. } => reduce_mean(a[0], axes),
+        Op::AveragePool(p) => pool(p, a[0], out, false),
+        Op::MaxPool(p) => pool(p, a[0], out, true),
+        Op::Resize(r) => {
             let x = a[0];
-            let (h, w) = (x.shape[2], x.shape[3]);
-            let (oh, ow) = (out[2], out[3]);
+            let xs = strides(x.shape);
+            let rank = x.shape.len();
             let mut y = Vec::with_capacity(numel(out));
-            for nc in 0..x.shape[0] * x.shape[1] {
-                for oy in 0..oh {
-                    let iy = nearest_floor(oy, h, oh);
-                    for ox in 0..ow {
-                        y.push(x.data[nc * h * w + iy * w + nearest_floor(ox, w, ow)]);
+            for_each_index(out, |idx| {
+                let v = match r.mode {
+                    ResizeMode::Nearest(_) => {
+                        x.data[(0..rank).map(|d| r.nearest_index(d, idx[d], x.shape[d]) * xs[d]).sum::<usize>()] as f64
                     }
-                }
-            }
+                    ResizeMode::Linear => {
+                        // Every corner of the cell around the source point, weighted.
+                        let taps: Vec<([usize; 2], [f32; 2])> = (0..rank).map(|d| r.linear_taps(d, idx[d], x.shape[d])).collect();
+                        let mut sum = 0f64;
+                        for corner in 0..1usize << rank {
+                            let (mut off, mut w) = (0, 1f64);
+                            for (d, (i, wt)) in taps.iter().enumerate() {
+                                let k = (corner >> d) & 1;
+                                off += i[k] * xs[d];
+                                w *= wt[k] as f64;
+                            }
+                            sum += w * x.data[off] as f64;
+                        }
+                        sum
+                    }
+                };
+                y.push(v as f32);
+            });
             y
         }
         Op::Reshape { .. } | Op::Identity => a[0].data.to_vec(),
@@ -193,16 +280,7 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
             }
             y
         }
-        Op::MatMul => {
-            let (m, k, n) = (a[0].shape[0], a[0].shape[1], a[1].shape[1]);
-            let mut y = vec![0.0; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    y[i * n + j] = (0..k).map(|p| a[0].data[i * k + p] as f64 * a[1].data[p * n + j] as f64).sum::<f64>() as f32;
-                }
-            }
-            y
-        }
+        Op::MatMul => matmul(a[0], a[1], out),
         Op::Ghost { primary, cheap, channels, residual, scale, gate } => {
             let x = a[0];
             let s = scale.then(|| a[5 + *residual as usize].data);
@@ -252,6 +330,69 @@ pub fn eval(op: &Op, a: &[Arg<'_>], out: &Shape) -> Vec<f32> {
             y
         }
     }
+}
+
+/// Average or max pooling over NCHW.
+fn pool(p: &Pool, x: Arg<'_>, out: &Shape, max: bool) -> Vec<f32> {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    let (oh, ow) = (out[2], out[3]);
+    // A tap's position along one axis, and whether it is in the input / in the padded input.
+    let tap = |o: usize, k: usize, d: usize| -> (isize, usize, usize) {
+        let i = (o * p.stride[d] + k * p.dilation[d]) as isize - p.pads[d] as isize;
+        let len = [h, w][d] as isize;
+        (i, (0..len).contains(&i) as usize, (-(p.pads[d] as isize)..len + p.pads[d + 2] as isize).contains(&i) as usize)
+    };
+    let mut y = vec![0.0; numel(out)];
+    for nc in 0..n * c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (mut sum, mut most, mut inside, mut padded) = (0f64, f32::MIN, 0usize, 0usize);
+                for ky in 0..p.kernel[0] {
+                    let (iy, in_y, pad_y) = tap(oy, ky, 0);
+                    for kx in 0..p.kernel[1] {
+                        let (ix, in_x, pad_x) = tap(ox, kx, 1);
+                        padded += pad_y * pad_x;
+                        if in_y * in_x == 1 {
+                            let v = x.data[nc * h * w + iy as usize * w + ix as usize];
+                            sum += v as f64;
+                            most = most.max(v);
+                            inside += 1;
+                        }
+                    }
+                }
+                let count = if p.count_include_pad { padded } else { inside };
+                y[nc * oh * ow + oy * ow + ox] = if max { most } else { (sum / count.max(1) as f64) as f32 };
+            }
+        }
+    }
+    y
+}
+
+/// NumPy's `matmul`, the batch axes broadcast.
+fn matmul(a: Arg<'_>, b: Arg<'_>, out: &Shape) -> Vec<f32> {
+    // As matrices: a 1-D `a` is a row, a 1-D `b` a column.
+    let a_shape: Shape = if a.shape.len() == 1 { vec![1, a.shape[0]] } else { a.shape.clone() };
+    let b_shape: Shape = if b.shape.len() == 1 { vec![b.shape[0], 1] } else { b.shape.clone() };
+    let (m, k, n) = (a_shape[a_shape.len() - 2], a_shape[a_shape.len() - 1], b_shape[b_shape.len() - 1]);
+    let batch: Shape = crate::ir::broadcast(&a_shape[..a_shape.len() - 2].to_vec(), &b_shape[..b_shape.len() - 2].to_vec()).expect("validated");
+    // Offset of a matrix of `shape` for a batch index, with broadcasting.
+    let base = |shape: &Shape, idx: &[usize]| -> usize {
+        let lead = &shape[..shape.len() - 2];
+        let st = strides(lead);
+        let skip = batch.len() - lead.len();
+        (0..lead.len()).map(|d| if lead[d] == 1 { 0 } else { idx[skip + d] * st[d] }).sum::<usize>() * numel(&shape[shape.len() - 2..])
+    };
+    let mut y = Vec::with_capacity(numel(out));
+    for_each_index(&batch, |idx| {
+        let (ao, bo) = (base(&a_shape, idx), base(&b_shape, idx));
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k).map(|p| a.data[ao + i * k + p] as f64 * b.data[bo + p * n + j] as f64).sum();
+                y.push(s as f32);
+            }
+        }
+    });
+    y
 }
 
 /// `floor(o * n / on)`, the source index of nearest/asymmetric/floor resizing.

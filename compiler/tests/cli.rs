@@ -85,6 +85,54 @@ fn run_prints_top5_and_writes_every_output() {
     common::assert_close("ghostc run", &got, &want[..30], 1e-5, 10);
 }
 
+/// `--outputs` on run, inspect and compile, `--features` on the DSL: the outputs back to
+/// back in the order asked, their names in the report and the module.
+#[test]
+fn chosen_outputs_and_features() {
+    let dir = common::scratch_dir("cli_outputs");
+    let dsl = ["--alpha", "0.5", "--seed", "3"];
+    let x = common::test_input(2 * 3 * 32 * 32, 8);
+    let inp = dir.join("two.bin");
+    std::fs::write(&inp, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let out = dir.join("out.bin");
+    let mut args = vec!["run", "--shape", "1x3x32x32", "--outputs", "flatten,logits", "--input", s(&inp), "--output", s(&out)];
+    args.extend(dsl);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("input 1, output 'logits': top-5") && text.contains("input 0, output 'flatten': top-5"), "{text}");
+    // Per input, both outputs back to back, as the interpreter gives them.
+    let spec = Spec { input: [1, 3, 32, 32], ..Spec::with_width(0.5) };
+    let source = ghostnet_compiler::Source::Dsl { spec, weights: None, seed: 3 };
+    let graph = source.load_with(&Default::default(), &["flatten".into(), "logits".into()]).unwrap();
+    let want: Vec<f32> = x.chunks(3 * 32 * 32).flat_map(|x| ghostnet_compiler::interp::run(&graph, &[x]).unwrap().concat()).collect();
+    assert_eq!(want.len(), 2 * (1280 + 1000));
+    common::assert_close("ghostc run --outputs", &common::read_f32(&out), &want, 1e-6, 1);
+
+    let mut args = vec!["inspect", "--features", "--json", "--input", "1x3x64x64"];
+    args.extend(dsl);
+    let v: serde_json::Value = serde_json::from_slice(&ghostc(&args).stdout).unwrap();
+    let names: Vec<&str> = v["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["conv_stem", "blocks.1", "blocks.3", "blocks.5", "blocks.7"]);
+    assert_eq!(v["outputs"][4]["shape"], serde_json::json!([1, 80, 2, 2]));
+
+    let rs = dir.join("net.rs");
+    let mut args = vec!["--outputs", "blocks.3,flatten", "--input", "1x3x32x32", "-o", s(&rs)];
+    args.extend(dsl);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let code = std::fs::read_to_string(&rs).unwrap();
+    assert!(code.contains("pub const OUTPUTS: [OutputInfo; 2]") && code.contains("pub fn output_blocks_3(") && code.contains("pub fn output_flatten("));
+    assert!(!code.contains("OUTPUT_SHAPE"), "several outputs have no one OUTPUT_SHAPE");
+
+    let mut args = vec!["inspect", "--outputs", "flatten,nope,blocks.99"];
+    args.extend(dsl);
+    let e = fails(&args);
+    assert!(e.contains("'nope', 'blocks.99': no layer or module"), "{e}");
+    let e = fails(&["inspect", "--alpha", "0.5", "--features", "--outputs", "flatten"]);
+    assert!(e.contains("--outputs cannot be combined with --features"), "{e}");
+}
+
 #[test]
 fn missing_file() {
     let e = fails(&["inspect", "no/such/model.onnx"]);
@@ -240,9 +288,27 @@ fn compile_writes_the_module_and_its_weights_and_summarizes() {
 }
 
 #[test]
+fn missing_output_directories_are_created() {
+    let dir = common::scratch_dir("cli_compile_mkdir");
+    let out = dir.join("a/b/net.rs");
+    let o = ghostc(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.is_file() && dir.join("a/b/net.weights.bin").is_file());
+}
+
+#[test]
 fn unwritable_output_is_an_error() {
-    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", "/nonexistent-dir/sub/net.rs"]);
-    assert!(e.contains("cannot write '/nonexistent-dir/sub/net"), "{e}");
+    let dir = common::scratch_dir("cli_compile_unwritable");
+    // A directory cannot be made below a file (not even by root).
+    std::fs::write(dir.join("file"), b"x").unwrap();
+    let out = dir.join("file/sub/net.rs");
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&out)]);
+    assert!(e.contains("cannot create the directory") && e.contains("file/sub"), "{e}");
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&dir)]);
+    assert!(e.contains("must be a .rs file"), "{e}");
+    std::fs::create_dir(dir.join("d.rs")).unwrap();
+    let e = fails(&["--alpha", "0.5", "--input", "1x3x32x32", "-o", s(&dir.join("d.rs"))]);
+    assert!(e.contains("cannot write"), "{e}");
     let e = fails(&["--alpha", "0.5", "-o", "net.txt"]);
     assert!(e.contains("must be a .rs file"), "{e}");
 }
@@ -250,26 +316,172 @@ fn unwritable_output_is_an_error() {
 #[test]
 fn a_failed_compile_leaves_no_files() {
     let dir = common::scratch_dir("cli_compile_fail");
-    // A Sub with a constant operand loads, but the Rust back end cannot run it.
-    let mut m = tiny_model();
-    let g = m.graph.as_mut().unwrap();
-    let last = g.node.len() - 1;
-    let out_name = g.node[last].output[0].clone();
-    g.node[last].output[0] = "pre_sub".into();
-    let mut sub = onnx_protobuf::NodeProto::new();
-    sub.op_type = "Sub".into();
-    sub.name = "odd_sub".into();
-    sub.input = vec!["pre_sub".into(), "one".into()];
-    sub.output = vec![out_name];
-    g.node.push(sub);
-    let mut one = onnx_protobuf::TensorProto::new();
-    one.name = "one".into();
-    one.data_type = 1;
-    one.raw_data = 1f32.to_le_bytes().to_vec();
-    g.initializer.push(one);
-    let model = save(&dir, "sub.onnx", &m);
+    let model = save(&dir, "tiny.onnx", &tiny_model());
+    // The Rust file cannot be written (a folder is in its way) after the weights were:
+    // the weights go too.
     let out = dir.join("net.rs");
+    std::fs::create_dir_all(out.join("in_the_way")).unwrap();
     let e = fails(&[s(&model), "-o", s(&out)]);
-    assert!(e.contains("'odd_sub' (Sub)") && e.contains("constant operand"), "{e}");
-    assert!(!out.exists() && !dir.join("net.weights.bin").exists(), "a failed run left files behind");
+    assert!(e.contains("cannot write") && e.contains("net.rs"), "{e}");
+    assert!(!dir.join("net.weights.bin").exists(), "a failed run left the weights behind");
+}
+
+#[test]
+fn int8_from_the_command_line_and_its_bad_inputs() {
+    let dir = common::scratch_dir("cli_int8");
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits_ghostnet.onnx");
+    let images = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/digits_ghostnet.test_x.bin")).unwrap();
+    let calib = dir.join("calib.bin");
+    std::fs::write(&calib, &images[..8 * 4096]).unwrap();
+    // Compiling prints what quantization chose; inspect shows each layer's precision and error.
+    let out = dir.join("net.rs");
+    let o = ghostc(&[s(&model), "--precision", "int8", "--calibrate", s(&calib), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("layers in int8") && text.contains("SQNR"), "{text}");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("c.qgemm("));
+    let o = ghostc(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--keep-float", "classifier", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    let layer = |name: &str| layers.iter().find(|l| l["name"] == name).unwrap();
+    assert_eq!(layer("blocks.7.0.conv")["precision"], "int8");
+    assert!(layer("blocks.7.0.conv")["int8_sqnr_db"].as_f64().is_some_and(|db| db > 20.0));
+    assert_eq!(layer("classifier")["precision"], "f32");
+    assert_eq!(layer("conv_stem")["precision"], "f32");
+    // An impossible budget keeps every layer float.
+    let o = ghostc(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--int8-budget", "200", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["layers"].as_array().unwrap().iter().all(|l| l["precision"] != "int8"));
+
+    // Bad calibration input: each a clear error naming the file.
+    let empty = dir.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let short = dir.join("short.bin");
+    std::fs::write(&short, &images[..4096 + 12]).unwrap();
+    let nan = dir.join("nan.bin");
+    let mut bytes = images[..2 * 4096].to_vec();
+    bytes[4096 + 40..4096 + 44].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&nan, &bytes).unwrap();
+    for (file, want) in [
+        (&empty, "it is empty"),
+        (&short, "not a whole number of inputs of shape 1x1x32x32"),
+        (&nan, "NaN or infinite (the first is value 10 of input 1)"),
+        (&dir.join("missing.bin"), "cannot read it"),
+    ] {
+        let err = fails(&[s(&model), "--precision", "int8", "--calibrate", s(file), "-o", s(&out)]);
+        assert!(err.contains(&format!("calibration file '{}'", file.display())) && err.contains(want), "{err}");
+    }
+    let err = fails(&[s(&model), "--precision", "int8", "-o", s(&out)]);
+    assert!(err.contains("int8 needs calibration inputs"), "{err}");
+    let err = fails(&["inspect", s(&model), "--precision", "int8", "--calibrate", s(&calib), "--keep-float", "classifer,blocks.9"]);
+    assert!(err.contains("no layer is called 'classifer', 'blocks.9'"), "{err}");
+}
+
+#[test]
+fn preprocess_writes_timms_tensors_back_to_back() {
+    let Some(fx) = common::fixtures() else { return };
+    let dir = common::scratch_dir("cli_preprocess");
+    let names = ["astronaut", "camera", "chelsea", "coffee"];
+    let images: Vec<PathBuf> = names.iter().map(|n| fx.join(format!("images/{n}.png"))).collect();
+    let out = dir.join("sub/inputs.bin");
+    let mut args: Vec<&str> = vec!["preprocess"];
+    args.extend(images.iter().map(|p| s(p)));
+    args.extend(["--input", "1x3x224x224", "-o", s(&out)]);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want: Vec<u8> = names.iter().flat_map(|n| std::fs::read(fx.join(format!("images/{n}.timm224.bin"))).unwrap()).collect();
+    assert!(std::fs::read(&out).unwrap() == want, "the PNGs' tensors are timm's, bit for bit");
+    // Flags change the tensor: a grayscale 1x1x64x48 input, bilinear, another crop and mean.
+    let o = ghostc(&["preprocess", s(&images[0]), "--input", "1x1x64x48", "--interpolation", "bilinear", "--crop-pct", "1.0", "--mean", "0.5", "--std", "0.25", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 64 * 48 * 4);
+}
+
+#[test]
+fn preprocess_lists_every_bad_image_and_option() {
+    let dir = common::scratch_dir("cli_preprocess_bad");
+    let text = dir.join("notes.png");
+    std::fs::write(&text, "not an image").unwrap();
+    let cmyk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/images/cmyk.jpg");
+    let e = fails(&["preprocess", s(&text), s(&dir.join("missing.jpg")), s(&cmyk), "-o", s(&dir.join("x.bin"))]);
+    assert!(e.contains("3 of the images cannot be used"), "{e}");
+    assert!(e.contains("notes.png' is not a PNG or JPEG image") && e.contains("cannot read '") && e.contains("CMYK JPEG images are not supported"), "{e}");
+    assert!(!dir.join("x.bin").exists());
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/images/tiny.jpg");
+    let e = fails(&["preprocess", s(&tiny), "--crop-pct", "0", "--mean", "1,2", "--std", "0", "-o", s(&dir.join("x.bin"))]);
+    assert!(e.contains("--crop-pct 0 is not in (0, 4]") && e.contains("--mean has 2 values; give 1 or 3") && e.contains("--std has a zero"), "{e}");
+    let e = fails(&["preprocess", s(&tiny), "--input", "2x3x32x32", "-o", s(&dir.join("x.bin"))]);
+    assert!(e.contains("1 image(s) do not fill whole inputs of 2 images"), "{e}");
+    let e = fails(&["preprocess", s(&tiny), "--max-image-pixels", "100", "-o", s(&dir.join("x.bin"))]);
+    assert!(e.contains("is 16x12 pixels, more than the limit of 100 pixels (--max-image-pixels)"), "{e}");
+    let o = ghostc(&["preprocess", s(&tiny), "--interpolation", "nearest", "-o", s(&dir.join("x.bin"))]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("'nearest' is not an interpolation; use bicubic or bilinear"));
+}
+
+#[test]
+fn run_classifies_photos_with_imagenet_names_as_onnx_runtime_does() {
+    let Some(fx) = common::fixtures() else { return };
+    let model = fx.join("ghostnet_100_dynamo.onnx");
+    let names = ["chelsea.png", "coffee.png", "rocket.jpg"];
+    let images: Vec<PathBuf> = names.iter().map(|n| fx.join("images").join(n)).collect();
+    let dir = common::scratch_dir("cli_run_image");
+    let out = dir.join("logits.bin");
+    let mut args = vec!["run", s(&model), "--image"];
+    args.extend(images.iter().map(|p| s(p)));
+    args.extend(["--output", s(&out)]);
+    let o = ghostc(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let logits = common::read_f32(&out);
+    for ((name, line), got) in names.iter().zip(text.lines()).zip(logits.chunks(1000)) {
+        let want = common::read_f32(&fx.join("images").join(name.replace(".png", "").replace(".jpg", "") + ".ghostnet_100_dynamo.ort.bin"));
+        let top = common::top_k(&want, 5);
+        assert!(line.starts_with(s(&fx.join("images").join(name))) && line.contains("top-5"), "{line}");
+        // The photo's tensor is timm's (PNG: bit for bit; JPEG: within the decoders' rounding).
+        if name.ends_with(".png") {
+            common::assert_close(name, got, &want, 1e-4, 1000);
+        }
+        let first = top[0];
+        let label = ghostnet_compiler::imagenet::class_name(first).unwrap();
+        assert!(line.contains(&format!("top-5 {first} {label} (")), "{line}: ONNX Runtime's first class is {first} {label}");
+    }
+    let e = fails(&["run", s(&model), "--image", s(&dir.join("missing.png"))]);
+    assert!(e.contains("cannot read '") && e.contains("missing.png"), "{e}");
+}
+
+#[test]
+fn profile_times_every_layer_and_stage() {
+    let o = ghostc(&["profile", "--alpha", "0.5", "--input", "1x3x64x64", "--classes", "10", "--isa", "scalar", "--runs", "3", "--threads", "2", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["isa"].as_str(), v["threads"].as_u64(), v["runs"].as_u64()), (Some("scalar"), Some(2), Some(3)));
+    let inspect: serde_json::Value = serde_json::from_slice(&ghostc(&["inspect", "--alpha", "0.5", "--input", "1x3x64x64", "--classes", "10", "--json"]).stdout).unwrap();
+    assert_eq!(v["macs"], inspect["macs"]);
+    let layers = v["layers"].as_array().unwrap();
+    // Every layer that computes is timed; a reshape (timm's flatten) runs no kernel.
+    let names: Vec<&serde_json::Value> = layers.iter().map(|l| &l["name"]).collect();
+    for l in inspect["layers"].as_array().unwrap() {
+        assert_eq!(names.contains(&&l["name"]), l["op"] != "Reshape", "{}", l["name"]);
+    }
+    assert!(layers.iter().all(|l| l["ms"].as_f64().unwrap() >= 0.0 && !l["kernels"].as_array().unwrap().is_empty()));
+    let stages: Vec<&str> = v["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(stages.first(), Some(&"stem"));
+    assert_eq!(stages.last(), Some(&"head"));
+    assert!(v["fma_peak_gflops"].as_f64().unwrap() > 0.0 && v["fma_bound_ms"].as_f64().unwrap() > 0.0);
+    let table = String::from_utf8(ghostc(&["profile", "--alpha", "0.5", "--input", "1x3x64x64", "--runs", "2"]).stdout).unwrap();
+    assert!(table.contains("GFLOP/s") && table.contains("blocks.9") && table.contains("FMA bound"), "{table}");
+
+    let o = ghostc(&["profile", "--alpha", "0.5", "--input", "1x3x64x64", "--runs", "2", "--precision", "bf16", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layer = |name: &str| v["layers"].as_array().unwrap().iter().find(|l| l["name"] == name).cloned().unwrap();
+    assert_eq!((layer("conv_head")["precision"].as_str(), layer("conv_stem")["precision"].as_str()), (Some("bf16"), Some("f32")));
+
+    let e = fails(&["profile", "--alpha", "0.5", "--isa", "sse9"]);
+    assert!(e.contains("--isa sse9 is not a kernel tier"), "{e}");
+    let e = fails(&["profile", "--alpha", "0.5", "--threads", "0"]);
+    assert!(e.contains("--threads and --runs must be at least 1"), "{e}");
+    let e = fails(&["profile", "--alpha", "-1"]);
+    assert!(e.contains("--alpha"), "{e}");
 }

@@ -1,8 +1,8 @@
 //! Every input the fuzz targets (`fuzz/`) ever crashed on, replayed through the same code
 //! path (`ghostnet_compiler::fuzzing`): it must now give a clean error or a result.
 //!
-//! Files live in `tests/fuzz-regressions/<target>/`: raw inputs for `onnx_load` and
-//! `safetensors_load`, the mutated model (`.onnx`) for `onnx_mutate`, and the description
+//! Files live in `tests/fuzz-regressions/<target>/`: raw inputs for `onnx_load`,
+//! `safetensors_load` and `differential`, the mutated model (`.onnx`) for `onnx_mutate`, and the description
 //! (`.json`, as `fuzzing::spec_to_json` writes it) for `dsl`. See `fuzz/README.md` for how a
 //! crash becomes such a file.
 
@@ -48,6 +48,11 @@ fn onnx_mutate() {
 #[test]
 fn safetensors_load() {
     replay("safetensors_load", fuzzing::safetensors_load);
+}
+
+#[test]
+fn differential() {
+    replay("differential", fuzzing::differential);
 }
 
 #[test]

@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 fn regenerate(dir: &str, source: Source, described: &str) -> bool {
     let out = root().join("generated").join(dir);
     std::fs::create_dir_all(&out).unwrap();
-    let options = Options { no_std: false, source: described.into(), weights: WeightsSource::File("net.weights.bin".into()) };
+    let options = Options { no_std: false, source: described.into(), weights: WeightsSource::File("net.weights.bin".into()), ..Default::default() };
     let c = compile(&source, &Limits::default(), &options).unwrap();
     let weights = c.weight_bytes();
     let wpath = out.join("net.weights.bin");

@@ -1,7 +1,8 @@
 """Runs an ONNX model with ONNX Runtime: ort_run.py MODEL IN.bin OUT.bin.
 
-IN.bin holds raw little-endian f32 values for the model's (single, static) input;
-OUT.bin receives the first output the same way. Used by the tests as the oracle.
+IN.bin holds raw little-endian f32 values for the model's (single, static) input, or
+several such inputs back to back; OUT.bin receives every output of each, flattened, back to
+back in the graph's output order, the same way. Used by the tests as the oracle.
 """
 import sys
 
@@ -14,9 +15,9 @@ def main(model, inp, out):
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     meta = sess.get_inputs()[0]
-    x = np.fromfile(inp, dtype="<f4").reshape(meta.shape)
-    y = sess.run(None, {meta.name: x})[0]
-    np.asarray(y, dtype="<f4").tofile(out)
+    xs = np.fromfile(inp, dtype="<f4").reshape([-1] + list(meta.shape))
+    ys = [np.asarray(y, dtype="<f4").ravel() for x in xs for y in sess.run(None, {meta.name: x})]
+    np.concatenate(ys).tofile(out)
 
 
 if __name__ == "__main__":

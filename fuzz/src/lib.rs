@@ -1,5 +1,6 @@
 //! Shared parts of the fuzz targets: the seed models and the structure-aware mutations of
-//! `onnx_mutate`, the arbitrary DSL descriptions of `dsl`. What each input is run through is
+//! `onnx_mutate`, the arbitrary DSL descriptions of `dsl`, the random networks of
+//! `differential`. What each input is run through is
 //! `ghostnet_compiler::fuzzing`, which the regression test `compiler/tests/fuzz_regressions.rs`
 //! replays crashes with.
 //!
@@ -441,6 +442,7 @@ pub struct DslInput {
     input: [Size; 4],
     classes: Size,
     head: Size,
+    features: bool,
     seed: u64,
 }
 
@@ -487,8 +489,21 @@ impl DslInput {
             input,
             num_classes: self.classes.get(16),
             head_channels: self.head.get(64),
+            features: self.features,
         }
     }
+}
+
+/// `differential`: the bytes choose a random network, which is compiled and run on every
+/// kernel tier against the interpreter. With `GHOSTNET_FUZZ_DUMP` set, the network is
+/// written to `network.onnx` there first.
+pub fn differential(data: &[u8]) {
+    remember(data);
+    if std::env::var_os("GHOSTNET_FUZZ_DUMP").is_some() {
+        let g = fuzzing::generate::network(&mut fuzzing::generate::Bytes::new(data));
+        dump("network.onnx", &writer::write(&g).unwrap_or_default());
+    }
+    fuzzing::differential(data);
 }
 
 /// `dsl`: an arbitrary description with seeded weights.

@@ -1,9 +1,12 @@
 //! The macro's arguments: parsed with their tokens kept, then checked into a [`Request`].
 //!
 //! ```text
-//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+//! ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, PRECISION] [, no_std])
 //! ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+//!           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+//!           [, outputs = ["NAME", ...]] [, PRECISION] [, no_std [= BOOL]])
+//! PRECISION: precision = "f32" | "bf16", or
+//!            precision = "int8", calibrate = "PATH" [, int8_budget = DB] [, keep_float = ["LAYER", ...]]
 //! ```
 //! `TABLE` is timm's `cfgs`, as a string (`"[[[3, 16, 16, 0, 1]], ...]"`, the text `ghostc
 //! --stages` takes) or as a nested array (`[[[3, 16, 16, 0, 1]], ...]`). Paths are relative
@@ -14,14 +17,16 @@ use std::path::{Path, PathBuf};
 
 use ghostnet_compiler::front::dsl::options::{self, Opt, Options};
 use ghostnet_compiler::front::dsl::{self, Block};
-use ghostnet_compiler::Source;
+use ghostnet_compiler::ir::Precision;
+use ghostnet_compiler::{quantize, Source};
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, Token, UnOp};
 
-const OPTIONS: &str = "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, no_std";
+const OPTIONS: &str =
+    "alpha, weights, onnx, input, classes, in_chans, seed, stages, version, features, outputs, precision, calibrate, int8_budget, keep_float, no_std";
 
 /// The macro's name of each model option, as its messages say it: the key in backticks.
 fn name(o: Opt) -> &'static str {
@@ -35,6 +40,8 @@ fn name(o: Opt) -> &'static str {
         Opt::Seed => "`seed`",
         Opt::Stages => "`stages`",
         Opt::Input => "`input`",
+        Opt::Features => "`features`",
+        Opt::Outputs => "`outputs`",
     }
 }
 
@@ -74,7 +81,11 @@ impl Parse for Args {
 /// What to compile, checked.
 pub struct Request {
     pub source: Source,
+    /// Tensors to make the outputs (empty: the model's).
+    pub outputs: Vec<String>,
     pub no_std: bool,
+    pub precision: Option<Precision>,
+    pub int8: quantize::Settings,
     /// What the network is compiled from, in words.
     pub described: String,
     /// Where errors of the compiler point: the file's literal, else the whole call.
@@ -102,6 +113,8 @@ impl Errors {
 struct Given {
     options: Options,
     no_std: bool,
+    precision: Option<Precision>,
+    int8: quantize::Settings,
 }
 
 impl Given {
@@ -109,7 +122,7 @@ impl Given {
     fn set(&mut self, name: &str, value: &Expr, manifest_dir: Option<&Path>) -> syn::Result<()> {
         let o = &mut self.options;
         match name {
-            "alpha" => o.alpha = Some(number(value)? as f32),
+            "alpha" => o.alpha = Some(number(value, "alpha expects a number, like `alpha = 1.3`")? as f32),
             "weights" => o.weights = Some(path(value, manifest_dir, "weights = \"ghostnet_130.safetensors\"")?),
             "onnx" => o.onnx = Some(path(value, manifest_dir, "onnx = \"models/net.onnx\"")?),
             "input" => o.input = Some(shape(value)?),
@@ -118,10 +131,13 @@ impl Given {
             "seed" => o.seed = Some(integer(value, "seed expects a non-negative integer, like `seed = 7`")?),
             "stages" => o.stages = Some(stage_table(value)?),
             "version" => o.version = Some(integer(value, "version expects 1 or 2, like `version = 2`")?),
-            "no_std" => match value {
-                Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => self.no_std = b.value,
-                _ => return Err(syn::Error::new_spanned(value, "no_std expects `true` or `false` (or write `no_std` alone)")),
-            },
+            "precision" => self.precision = Some(precision(value)?),
+            "calibrate" => self.int8.calibrate = Some(path(value, manifest_dir, "calibrate = \"calib/inputs.bin\"")?),
+            "int8_budget" => self.int8.budget_db = Some(number(value, "int8_budget expects a number of dB, like `int8_budget = 35.0`")? as f32),
+            "keep_float" => self.int8.keep_float = strings(value, "keep_float expects a list of layer names, like `keep_float = [\"classifier\"]`")?,
+            "no_std" => self.no_std = boolean(value, "no_std")?,
+            "features" => o.features = Some(boolean(value, "features")?),
+            "outputs" => o.outputs = Some(names(value)?),
             other => return Err(syn::Error::new_spanned(value, format!("internal error: option `{other}` has no handler"))),
         }
         Ok(())
@@ -157,6 +173,8 @@ impl Args {
                 }
             } else if name == "no_std" {
                 given.no_std = true;
+            } else if name == "features" {
+                given.options.features = Some(true);
             } else {
                 slot.at(&arg.key, format!("option `{name}` needs a value: `{name} = ...`"));
             }
@@ -180,6 +198,7 @@ impl Args {
             // The path's own error is reported; the other options are still checked as for a model.
             g.options.onnx = Some(PathBuf::new());
         }
+        let outputs = g.options.outputs.clone().unwrap_or_default();
         let source = match g.options.source(name) {
             Ok(source) => source,
             Err(options::Error::NoModel) => {
@@ -210,7 +229,19 @@ impl Args {
             Source::Dsl { .. } => None,
         };
         let span = file.map_or_else(|| self.0.to_token_stream(), ToTokens::to_token_stream);
-        Some(Request { described: options::describe(&source), source, no_std: g.no_std, span })
+        let int8_only = ["calibrate", "int8_budget", "keep_float"];
+        if g.precision != Some(Precision::Int8) {
+            for (slot, arg) in errors.iter_mut().zip(&self.0) {
+                if int8_only.iter().any(|o| arg.key == o) {
+                    slot.at(&arg.key, format!("`{}` applies to `precision = \"int8\"` only", arg.key));
+                }
+            }
+        } else if g.int8.calibrate.is_none() && self.value("calibrate").is_none()
+            && let Some(at) = self.0.iter().position(|a| a.key == "precision")
+        {
+            errors[at].at(&self.0[at], "int8 needs calibration inputs: add `calibrate = \"PATH\"`, a file of raw f32 network inputs back to back");
+        }
+        Some(Request { described: options::describe(&source), source, outputs, no_std: g.no_std, precision: g.precision, int8: g.int8, span })
     }
 
     /// The value of option `key`, the first time it is given.
@@ -232,9 +263,34 @@ fn literal(value: &Expr) -> Option<(&Lit, bool)> {
     }
 }
 
-/// A float or integer literal, possibly negative.
-fn number(value: &Expr) -> syn::Result<f64> {
-    let wrong = || syn::Error::new_spanned(value, "alpha expects a number, like `alpha = 1.3`");
+/// `true` or `false`, for option `key` (which may also be written alone).
+fn boolean(value: &Expr, key: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(value, format!("{key} expects `true` or `false` (or write `{key}` alone)"))),
+    }
+}
+
+/// A list of names: `["features.0", "flatten"]`.
+fn names(value: &Expr) -> syn::Result<Vec<String>> {
+    let wrong = "outputs expects a list of tensor or layer names, like `outputs = [\"flatten\", \"classifier\"]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, wrong));
+    };
+    let mut out = Vec::new();
+    let mut errors = Errors::default();
+    for e in &array.elems {
+        match literal(e) {
+            Some((Lit::Str(s), false)) if !s.value().is_empty() => out.push(s.value()),
+            _ => errors.at(e, "an output is a non-empty string naming a tensor or a layer"),
+        }
+    }
+    errors.0.map_or(Ok(out), Err)
+}
+
+/// A float or integer literal, possibly negative; `wrong` is the message for anything else.
+fn number(value: &Expr, wrong: &str) -> syn::Result<f64> {
+    let wrong = || syn::Error::new_spanned(value, wrong);
     let (v, negated) = match literal(value).ok_or_else(wrong)? {
         (Lit::Float(f), n) => (f.base10_parse::<f64>()?, n),
         (Lit::Int(i), n) => (i.base10_parse::<f64>()?, n),
@@ -277,6 +333,31 @@ fn shape(value: &Expr) -> syn::Result<Vec<usize>> {
         }
     }
     errors.0.map_or(Ok(dims), Err)
+}
+
+/// A list of string literals.
+fn strings(value: &Expr, wrong: &str) -> syn::Result<Vec<String>> {
+    let Expr::Array(array) = value else { return Err(syn::Error::new_spanned(value, wrong)) };
+    array
+        .elems
+        .iter()
+        .map(|e| match literal(e) {
+            Some((Lit::Str(s), false)) => Ok(s.value()),
+            _ => Err(syn::Error::new_spanned(e, wrong)),
+        })
+        .collect()
+}
+
+/// A precision name: `"f32"`, `"bf16"` or `"int8"`.
+fn precision(value: &Expr) -> syn::Result<Precision> {
+    let names: Vec<String> = Precision::ALL.iter().map(|p| format!("\"{p}\"")).collect();
+    let wrong = |what: &str| format!("{what}; precision is one of {}, like `precision = \"bf16\"`", names.join(", "));
+    match literal(value) {
+        Some((Lit::Str(lit), false)) => {
+            Precision::from_name(&lit.value()).ok_or_else(|| syn::Error::new_spanned(lit, wrong(&format!("unknown precision \"{}\"", lit.value()))))
+        }
+        _ => Err(syn::Error::new_spanned(value, wrong("expected a string"))),
+    }
 }
 
 /// A path string, resolved against `manifest_dir`, naming an existing file.

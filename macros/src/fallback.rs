@@ -50,6 +50,16 @@ pub fn stub(no_std: bool) -> TokenStream {
         pub const OUTPUT_LEN: usize = 1;
         #[allow(dead_code)]
         pub const ARENA_LEN: usize = 1;
+        #[allow(dead_code)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct OutputInfo {
+            pub name: &'static str,
+            pub shape: &'static [usize],
+            pub offset: usize,
+            pub len: usize,
+        }
+        #[allow(dead_code)]
+        pub const OUTPUTS: [OutputInfo; 1] = [OutputInfo { name: "", shape: &[1], offset: 0, len: 1 }];
         #net
     }
 }

@@ -9,6 +9,19 @@
 //! `OUTPUT_SHAPE`, `OUTPUT_LEN`, `ARENA_LEN`, `Net`, `Isa`, ...), kernels included, so the
 //! crate needs no other dependency. The options are in [`ghostnet!`]'s documentation.
 //!
+//! A runnable example, with seeded weights:
+//! ```
+//! mod tiny {
+//!     ghostnet_macros::ghostnet!(alpha = 0.25, input = [1, 3, 32, 32], classes = 10, seed = 1);
+//! }
+//!
+//! let mut net = tiny::Net::new();
+//! let mut logits = [0f32; tiny::OUTPUT_LEN];
+//! net.forward(&[0.5; tiny::INPUT_LEN], &mut logits);
+//! assert_eq!(tiny::INPUT_SHAPE, [1, 3, 32, 32]);
+//! assert!(logits.iter().all(|v| v.is_finite()));
+//! ```
+//!
 //! This crate is a thin shim: it parses the arguments (`args.rs`) and calls
 //! `ghostnet_compiler::compile_tokens`, the same pipeline as `ghostc`.
 
@@ -21,9 +34,12 @@ use proc_macro::TokenStream;
 ///
 /// An ONNX model, or a GhostNet from its width multiplier (timm's `GhostNet`):
 /// ```text
-/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, no_std])
+/// ghostnet!(onnx = "PATH" [, input = [N, C, H, W]] [, outputs = ["NAME", ...]] [, PRECISION] [, no_std])
 /// ghostnet!(alpha = F [, weights = "PATH" | seed = INT] [, version = 1 | 2] [, input = [N, C, H, W]]
-///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, no_std [= BOOL]])
+///           [, classes = INT] [, in_chans = INT] [, stages = TABLE] [, features [= BOOL]]
+///           [, outputs = ["NAME", ...]] [, PRECISION] [, no_std [= BOOL]])
+/// PRECISION: precision = "f32" | "bf16", or
+///            precision = "int8", calibrate = "PATH" [, int8_budget = DB] [, keep_float = ["LAYER", ...]]
 /// ```
 /// - `onnx`: a model exported from PyTorch (either exporter); `input` fixes its dynamic
 ///   dimensions (batch defaults to 1).
@@ -34,6 +50,17 @@ use proc_macro::TokenStream;
 ///   as that text in a string (what `ghostc --stages` takes).
 /// - `weights`: a timm `state_dict` as safetensors; without it the weights are seeded
 ///   pseudo-random from `seed` (default 0), for benchmarks and tests.
+/// - `precision`: of the matrix products, `"f32"` (default), `"bf16"` (weights rounded
+///   to bfloat16 and stored in half the bytes; activations and sums stay `f32`) or `"int8"`
+///   (8-bit inputs and weights, exact integer sums), which needs `calibrate`: raw `f32`
+///   network inputs back to back; layers go back to float until the outputs' SQNR against
+///   `f32` on them is at least `int8_budget` dB (default 35); `keep_float` names layers to
+///   keep float.
+/// - `features`: timm's `features_only` backbone, the stem and every stride-2 stage as the
+///   outputs; `outputs`: tensors to make the outputs instead of the model's, ONNX tensor
+///   names or layer names as `ghostc inspect` lists them (e.g. `outputs = ["flatten"]`, the
+///   pooled features). Several outputs are written back to back into `forward`'s output
+///   array; `net::OUTPUTS` says where each is, and `net::output_<name>` returns one.
 /// - `no_std`: emit the `#![no_std]` form, where `Net::new(&mut arena)` takes a `net::Arena`.
 ///
 /// Paths are relative to the crate's `CARGO_MANIFEST_DIR`; the crate is rebuilt when a
@@ -55,11 +82,11 @@ fn expand(args: &args::Args) -> syn::Result<proc_macro2::TokenStream> {
     use ghostnet_compiler::back::rust::{Options, WeightsSource};
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
     let request = args.request(manifest_dir.as_deref())?;
-    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()) };
+    let options = Options { no_std: request.no_std, source: request.described, weights: WeightsSource::Inline(Vec::new()), precision: request.precision, int8: request.int8 };
     let limits = ghostnet_compiler::Limits::default();
     // The compiler returns errors rather than panicking; a panic would be a bug, reported
     // like an error rather than as rustc's "proc macro panicked".
-    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens(&request.source, &limits, &options));
+    let compiled = std::panic::catch_unwind(|| ghostnet_compiler::compile_tokens_with(&request.source, &limits, &request.outputs, &options));
     match compiled {
         Ok(Ok(embedded)) => Ok(embedded.tokens),
         Ok(Err(e)) => {

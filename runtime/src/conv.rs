@@ -114,7 +114,7 @@ fn pointers(arena: &Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside its buffer.
 pub fn dense(isa: Isa, arena: Arena<'_>, input: Option<&[f32]>, weights: &[f32], d: &Dense, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => scalar(arena, input, weights, d, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {

@@ -96,7 +96,7 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], d: &Depthwise) -> Ptrs {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn depthwise(isa: Isa, arena: Arena<'_>, weights: &[f32], d: &Depthwise, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => scalar(arena, weights, d, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {

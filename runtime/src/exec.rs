@@ -4,9 +4,11 @@
 use super::conv::{self, Dense};
 use super::dwconv::{self, Depthwise};
 use super::gemm::{self, Gemm};
-use super::isa::{Act, Arena, Isa, Part};
-use super::ops::{self, BinOp, Mat};
+use super::isa::{Arena, Isa, Part};
+use super::nd::{self, Bufs};
+use super::ops;
 use super::pool::{self, AvgPool, GlobalAvg};
+use super::qgemm::{self, QGemm, Quantize};
 
 /// What threads sharing a network's layers wait on between layers.
 pub trait Barrier: Sync {
@@ -42,6 +44,24 @@ impl Ctx<'_> {
         self.sync();
     }
 
+    /// A matrix product whose `B` is packed in bfloat16.
+    pub fn gemm_bf16(&self, g: &Gemm) {
+        gemm::gemm_bf16(self.isa, self.arena, self.weights, g, self.part);
+        self.sync();
+    }
+
+    /// `f32` rows to bytes for an 8-bit matrix product.
+    pub fn quantize(&self, q: &Quantize) {
+        qgemm::quantize(self.isa, self.arena, q, self.part);
+        self.sync();
+    }
+
+    /// A matrix product in 8-bit integers.
+    pub fn qgemm(&self, g: &QGemm) {
+        qgemm::qgemm(self.isa, self.arena, self.weights, g, self.part);
+        self.sync();
+    }
+
     pub fn depthwise(&self, d: &Depthwise) {
         dwconv::depthwise(self.isa, self.arena, self.weights, d, self.part);
         self.sync();
@@ -69,14 +89,47 @@ impl Ctx<'_> {
         self.sync();
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn binary(&self, op: BinOp, a: Mat, b: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
-        ops::binary(self.arena, op, a, b, y, rows, cols, act, self.part);
+    fn bufs(&self) -> Bufs<'_> {
+        Bufs { arena: self.arena, weights: self.weights, input: self.input }
+    }
+
+    pub fn map(&self, m: &nd::Map<'_>) {
+        nd::map(self.bufs(), m, self.part);
         self.sync();
     }
 
-    pub fn unary(&self, x: Mat, y: Mat, rows: usize, cols: usize, act: Act) {
-        ops::unary(self.arena, x, y, rows, cols, act, self.part);
+    pub fn zip(&self, z: &nd::Zip<'_>) {
+        nd::zip(self.bufs(), z, self.part);
+        self.sync();
+    }
+
+    pub fn pad(&self, p: &nd::Pad<'_>) {
+        nd::pad(self.bufs(), p, self.part);
+        self.sync();
+    }
+
+    pub fn resize(&self, r: &nd::Resize<'_>) {
+        nd::resize(self.bufs(), r, self.part);
+        self.sync();
+    }
+
+    pub fn pool(&self, p: &nd::Pool<'_>) {
+        nd::pool(self.bufs(), p, self.part);
+        self.sync();
+    }
+
+    pub fn reduce(&self, r: &nd::Reduce<'_>) {
+        nd::reduce(self.bufs(), r, self.part);
+        self.sync();
+    }
+
+    pub fn matmul(&self, g: &nd::MatMul<'_>) {
+        nd::matmul(self.bufs(), g, self.part);
+        self.sync();
+    }
+
+    pub fn conv(&self, c: &nd::Conv<'_>) {
+        nd::conv(self.bufs(), c, self.part);
         self.sync();
     }
 

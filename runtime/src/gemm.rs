@@ -12,8 +12,14 @@
 //! Packed layout of `B` (`k x n`): full panels of [`PANEL`] columns, each `k` rows of
 //! `PANEL` values, then one tail panel of `n % PANEL` columns rounded up to a multiple of 4
 //! (`k` rows of that width, zero padded). Kernels read whole panel rows, never past the end.
+//!
+//! bfloat16 weights ([`pack_bf16`], run by [`gemm_bf16`]) use the same panels over
+//! `ceil(k / 2)` rows of dwords: dword `(q, j)` holds `B[2q][j]` rounded to bfloat16 in its low
+//! half and `B[2q + 1][j]` (zero past `k`) in its high half. The kernels widen them to `f32`
+//! in registers (exactly) and multiply-add in `f32`, so only the weight bytes are halved:
+//! the result is the `f32` product of `A` and the rounded `B`.
 
-use super::isa::{extent, Act, Arena, Isa, Part};
+use super::isa::{bf16_bits, bf16_value, extent, Act, Arena, Isa, Part};
 use super::simd::{Ep, EpKind, Simd};
 
 /// Width of a full panel of packed `B`.
@@ -114,6 +120,18 @@ pub fn pack(k: usize, n: usize, b: impl Fn(usize, usize) -> f32, out: &mut [f32]
     }
 }
 
+/// Length of packed bfloat16 `B` for `k x n`, in dwords (= `f32` slots of the blob).
+pub const fn packed_len_bf16(k: usize, n: usize) -> usize {
+    packed_len(k.div_ceil(2), n)
+}
+
+/// Packs `b(p, j)` rounded to bfloat16 into `out[..packed_len_bf16(k, n)]`, as dword bit
+/// patterns stored in `f32` slots.
+pub fn pack_bf16(k: usize, n: usize, b: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+    let half = |p: usize, j: usize| if p < k { bf16_bits(b(p, j)) as u32 } else { 0 };
+    pack(k.div_ceil(2), n, |q, j| f32::from_bits(half(2 * q, j) | (half(2 * q + 1, j) << 16)), out);
+}
+
 /// Offset of packed element `(p, j)`.
 fn packed_index(k: usize, n: usize, p: usize, j: usize) -> usize {
     let panel = j / PANEL;
@@ -129,9 +147,10 @@ fn packed_index(k: usize, n: usize, p: usize, j: usize) -> usize {
 ///
 /// # Panics
 /// If a range leaves the arena or the weights.
-fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
+fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm, bf16: bool) -> [*const f32; 7] {
     let wend = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= weights.len());
-    assert!(wend(g.b, packed_len(g.k, g.n)) && wend(g.bias, g.n), "gemm weights outside the blob");
+    let blen = if bf16 { packed_len_bf16(g.k, g.n) } else { packed_len(g.k, g.n) };
+    assert!(wend(g.b, blen) && wend(g.bias, g.n), "gemm weights outside the blob");
     let opt = |v: Option<View>| v.map_or(core::ptr::null(), |v| arena.at(v.off, extent(g.m, v.ld, g.n)) as *const f32);
     if let Some(gate) = g.gate {
         assert!(gate.h > 0 && gate.w > 0 && gate.oh * gate.ow >= g.m, "gate map does not cover the rows");
@@ -153,7 +172,7 @@ fn pointers(arena: &Arena<'_>, weights: &[f32], g: &Gemm) -> [*const f32; 7] {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena or the weights.
 pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => scalar(arena, weights, g, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
@@ -186,9 +205,50 @@ pub fn gemm(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
     }
 }
 
+/// Runs `g`, whose `B` is packed by [`pack_bf16`], part `part` on tier `isa`.
+///
+/// # Panics
+/// If `isa` is not compiled in, or a range is outside the arena or the weights.
+pub fn gemm_bf16(isa: Isa, arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    match isa.base() {
+        Isa::Scalar => reference::<true>(arena, weights, g, part),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(super::x86::has_avx2(), "the CPU lacks AVX2+FMA");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if g.n <= 8 && super::x86::has_avx2() => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { super::x86::avx2_gemm_bf16_6x16(arena, weights, g, part) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(super::x86::has_avx512(), "the CPU lacks AVX-512F");
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            unsafe { super::x86::avx512_gemm_bf16_12x32(arena, weights, g, part) }
+        }
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: Advanced SIMD is part of every AArch64 CPU.
+        Isa::Neon => unsafe { super::neon::neon_gemm_bf16_6x16(arena, weights, g, part) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: the build enables simd128, so the engine running it has it.
+        Isa::Simd128 => unsafe { super::wasm::simd128_gemm_bf16_4x8(arena, weights, g, part) },
+        #[allow(unreachable_patterns)]
+        other => panic!("kernel tier {} is not compiled into this build", other.name()),
+    }
+}
+
 /// The reference: plain loops in the order of the definition.
 pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+    reference::<false>(arena, weights, g, part)
+}
+
+/// [`scalar`] for `f32` or (`BF16`) bfloat16 `B`.
+fn reference<const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
     let (rows, cols) = split(g.m, g.n, 1, PANEL, part);
     // SAFETY: `pointers` checked that every row and column read or written is inside its
     // buffer; this part writes only its own rows and columns of `C` and `raw`.
@@ -198,7 +258,13 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
                 let mut s = 0f32;
                 for p in 0..g.k {
                     let sc = if scale.is_null() { 1.0 } else { *scale.add(p) };
-                    s += *a.add(i * g.a.ld + p) * (*b.add(packed_index(g.k, g.n, p, j)) * sc);
+                    let w = if BF16 {
+                        let d = (*b.add(packed_index(g.k.div_ceil(2), g.n, p / 2, j))).to_bits();
+                        bf16_value((d >> (16 * (p % 2))) as u16)
+                    } else {
+                        *b.add(packed_index(g.k, g.n, p, j))
+                    };
+                    s += *a.add(i * g.a.ld + p) * (w * sc);
                 }
                 let v = g.act.apply(s + *bias.add(j));
                 if !raw.is_null() {
@@ -214,7 +280,7 @@ pub fn scalar(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
 
 /// The rows and columns part `part` computes: row tiles of `mr` when there are enough of
 /// them, else column ranges in multiples of `grain` columns.
-fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+pub(super) fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
     if part.count <= 1 {
         (0..m, 0..n)
     } else if m.div_ceil(mr) >= 2 * part.count || n <= grain {
@@ -230,7 +296,29 @@ fn split(m: usize, n: usize, mr: usize, grain: usize, part: Part) -> (core::ops:
 /// The CPU supports `S`'s tier.
 #[inline(always)]
 pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
-    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g);
+    // SAFETY: forwarded contract.
+    unsafe { driver::<S, MR, NV, false>(arena, weights, g, part) }
+}
+
+/// [`body`] for bfloat16 `B` ([`pack_bf16`]).
+///
+/// # Safety
+/// The CPU supports `S`'s tier.
+#[inline(always)]
+pub(super) unsafe fn body_bf16<S: Simd, const MR: usize, const NV: usize>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    // SAFETY: forwarded contract.
+    unsafe { driver::<S, MR, NV, true>(arena, weights, g, part) }
+}
+
+/// The tiling shared by [`body`] and [`body_bf16`].
+///
+/// # Safety
+/// The CPU supports `S`'s tier.
+#[inline(always)]
+unsafe fn driver<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(arena: Arena<'_>, weights: &[f32], g: &Gemm, part: Part) {
+    let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
+    // Rows of a packed panel: `k`, or `ceil(k / 2)` rows of bfloat16 pairs.
+    let kp = if BF16 { g.k.div_ceil(2) } else { g.k };
     // One row (a matrix-vector product) is bound by reading B: several B panels at once,
     // each a stream of its own (four vectors, or eight on 4-lane tiers: two panels).
     let group = if g.m == 1 { if S::LANES == 4 { MV_VECTORS * 4 } else { 4 * S::LANES } } else { NV * S::LANES };
@@ -272,10 +360,10 @@ pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Aren
             // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
             unsafe {
                 if col < full {
-                    bp[v] = b.add(col / PANEL * PANEL * g.k + col % PANEL);
+                    bp[v] = b.add(col / PANEL * PANEL * kp + col % PANEL);
                     bstride[v] = PANEL;
                 } else {
-                    bp[v] = b.add(full * g.k + col % PANEL);
+                    bp[v] = b.add(full * kp + col % PANEL);
                     bstride[v] = tail_width(g.n);
                 }
             }
@@ -288,21 +376,21 @@ pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Aren
             unsafe {
                 if g.m == 1 {
                     if S::LANES == 4 {
-                        dispatch::<S, 1, MV_VECTORS>(&t, 1, nvec, &out);
+                        dispatch::<S, 1, MV_VECTORS, BF16>(&t, 1, nvec, &out);
                     } else {
-                        dispatch::<S, 1, 4>(&t, 1, nvec, &out);
+                        dispatch::<S, 1, 4, BF16>(&t, 1, nvec, &out);
                     }
                     i += 1;
                 } else if left < 3 {
-                    dispatch::<S, 1, NV>(&t, 1, nvec, &out);
+                    dispatch::<S, 1, NV, BF16>(&t, 1, nvec, &out);
                     i += 1;
                 } else if left < MR / 2 {
                     let r = left.min(4);
-                    dispatch::<S, 4, NV>(&t, r, nvec, &out);
+                    dispatch::<S, 4, NV, BF16>(&t, r, nvec, &out);
                     i += r;
                 } else {
                     let r = left.min(MR);
-                    dispatch::<S, MR, NV>(&t, r, nvec, &out);
+                    dispatch::<S, MR, NV, BF16>(&t, r, nvec, &out);
                     i += r;
                 }
             }
@@ -312,16 +400,25 @@ pub(super) unsafe fn body<S: Simd, const MR: usize, const NV: usize>(arena: Aren
 }
 
 /// Where and how a tile's results are stored.
-struct Out {
-    c: *mut f32,
-    ldc: usize,
-    res: *const f32,
-    ldr: usize,
-    raw: *mut f32,
-    ldw: usize,
+pub(super) struct Out {
+    pub(super) c: *mut f32,
+    pub(super) ldc: usize,
+    pub(super) res: *const f32,
+    pub(super) ldr: usize,
+    pub(super) raw: *mut f32,
+    pub(super) ldw: usize,
     /// The arena base, for gate lookups.
-    base: *const f32,
-    gate: Option<Gate>,
+    pub(super) base: *const f32,
+    pub(super) gate: Option<Gate>,
+}
+
+/// Which outputs a tile's sums go to: rows from `row`, columns from `col` (the last vector
+/// with `last` lanes), and the activation.
+pub(super) struct Place<S: Simd> {
+    pub(super) ep: Ep<S>,
+    pub(super) row: usize,
+    pub(super) col: usize,
+    pub(super) last: usize,
 }
 
 /// One tile's inputs: rows from `row`, the B vector pointers, and the columns from `col`.
@@ -346,16 +443,16 @@ struct Tile<S: Simd> {
 /// # Safety
 /// The tier is supported and every pointer in `t` and `o` is valid for the tile.
 #[inline(always)]
-unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
+unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize, const BF16: bool>(t: &Tile<S>, rows: usize, nvec: usize, o: &Out) {
     let scaled = !t.scale.is_null();
     // SAFETY: forwarded contract.
     unsafe {
         debug_assert!(nvec == 1 || nvec == NV);
         match (nvec, scaled) {
-            (1, false) => tile::<S, MR, 1, false>(t, rows, o),
-            (1, true) => tile::<S, MR, 1, true>(t, rows, o),
-            (_, false) => tile::<S, MR, NV, false>(t, rows, o),
-            (_, true) => tile::<S, MR, NV, true>(t, rows, o),
+            (1, false) => tile::<S, MR, 1, false, BF16>(t, rows, o),
+            (1, true) => tile::<S, MR, 1, true, BF16>(t, rows, o),
+            (_, false) => tile::<S, MR, NV, false, BF16>(t, rows, o),
+            (_, true) => tile::<S, MR, NV, true, BF16>(t, rows, o),
         }
     }
 }
@@ -370,7 +467,7 @@ unsafe fn dispatch<S: Simd, const MR: usize, const NV: usize>(t: &Tile<S>, rows:
 /// # Safety
 /// As [`dispatch`].
 #[inline(always)]
-unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: &Tile<S>, rows: usize, o: &Out) {
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const BF16: bool>(t: &Tile<S>, rows: usize, o: &Out) {
     // SAFETY: pointers are in range for `rows` rows, `k` values each, and the columns of
     // this chunk (checked by the driver); the tier is supported.
     unsafe {
@@ -384,14 +481,35 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
         bstride.copy_from_slice(&t.bstride[..NV]);
         let (last, scale) = (t.last, t.scale);
         let mut acc = [[S::zero(); NV]; MR];
-        if last < S::LANES {
-            kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
-        } else {
-            kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc);
+        match (BF16, last < S::LANES) {
+            (false, true) => kloop::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+            (false, false) => kloop::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+            (true, true) => kloop_bf16::<S, MR, NV, SCALE, true>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
+            (true, false) => kloop_bf16::<S, MR, NV, SCALE, false>(t.k, &ap, &mut bp, &bstride, last, scale, &mut acc),
         }
-        let mut bias = [S::zero(); NV];
+        epilogue::<S, MR, NV>(&Place { ep: t.ep, row: t.row, col: t.col, last }, rows, &acc, t.bias, o);
+    }
+}
+
+/// `c = act(acc + bias)`, then the gate, the raw copy and the residual, for the first `rows`
+/// rows of a tile; `bias` points at the tile's first column.
+///
+/// # Safety
+/// The tier is supported; the rows, the tile's columns and `bias` are in range for `o`.
+#[inline(always)]
+pub(super) unsafe fn epilogue<S: Simd, const MR: usize, const NV: usize>(
+    t: &Place<S>,
+    rows: usize,
+    acc: &[[S::V; NV]; MR],
+    bias: *const f32,
+    o: &Out,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let last = t.last;
+        let mut bias_v = [S::zero(); NV];
         for v in 0..NV {
-            bias[v] = S::load_n(t.bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
+            bias_v[v] = S::load_n(bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
         }
         // The sums plus bias, copied out with constant indices: the epilogues below index
         // by row, and where LLVM does not unroll them (it does not for wasm32) they would
@@ -399,7 +517,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
         let mut sums = [[S::zero(); NV]; MR];
         for r in 0..MR {
             for v in 0..NV {
-                sums[r][v] = S::add(acc[r][v], bias[v]);
+                sums[r][v] = S::add(acc[r][v], bias_v[v]);
             }
         }
         if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() && t.ep.kind() != EpKind::Sigmoid {
@@ -450,7 +568,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const SCALE: bool>(t: 
 /// # Safety
 /// As [`tile`], with all `MR` rows in range.
 #[inline(always)]
-unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(t: &Tile<S>, sums: &[[S::V; NV]; MR], o: &Out) {
+unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(t: &Place<S>, sums: &[[S::V; NV]; MR], o: &Out) {
     // SAFETY: forwarded from `tile`: the rows and this chunk's columns are in range.
     unsafe {
         let zero = S::zero();
@@ -523,5 +641,91 @@ unsafe fn kloop<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, co
                 }
             }
         }
+    }
+}
+
+/// [`kloop`] over bfloat16 pairs: each dword row of B feeds two `k` steps, `acc += a[2q] *
+/// lo(b[q]) + a[2q + 1] * hi(b[q])` (a last odd `k` uses the low halves only). The widening is
+/// exact, so the sums are those of [`kloop`] over the rounded weights, in the same order.
+///
+/// # Safety
+/// As [`tile`], with `bp` pointing at packed bfloat16 panels of `ceil(k / 2)` rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kloop_bf16<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
+    k: usize,
+    ap: &[*const f32; MR],
+    bp: &mut [*const f32; NV],
+    bstride: &[usize; NV],
+    last: usize,
+    scale: *const f32,
+    acc: &mut [[S::V; NV]; MR],
+) {
+    // Local copies: LLVM keeps them in registers across the loop (with the references it
+    // stored the sums back to memory on every step).
+    let (mut sums, mut b) = (*acc, *bp);
+    // SAFETY: forwarded from `tile`: `ceil(k / 2)` dword rows of every B vector and `k`
+    // values of every A row are readable; the odd step reads A only below `k`.
+    unsafe {
+        for q in 0..k / 2 {
+            let (mut lo, mut hi) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+            if SCALE {
+                let (s0, s1) = (S::splat(*scale.add(2 * q)), S::splat(*scale.add(2 * q + 1)));
+                for v in 0..NV {
+                    lo[v] = S::mul(lo[v], s0);
+                    hi[v] = S::mul(hi[v], s1);
+                }
+            }
+            for r in 0..MR {
+                let x0 = S::splat(*ap[r].add(2 * q));
+                for v in 0..NV {
+                    sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                }
+                let x1 = S::splat(*ap[r].add(2 * q + 1));
+                for v in 0..NV {
+                    sums[r][v] = S::fma(x1, hi[v], sums[r][v]);
+                }
+            }
+        }
+        if k % 2 == 1 {
+            let p = k - 1;
+            let (mut lo, _) = load_pairs::<S, NV, PARTIAL>(&mut b, bstride, last);
+            if SCALE {
+                let s0 = S::splat(*scale.add(p));
+                for l in &mut lo {
+                    *l = S::mul(*l, s0);
+                }
+            }
+            for r in 0..MR {
+                let x0 = S::splat(*ap[r].add(p));
+                for v in 0..NV {
+                    sums[r][v] = S::fma(x0, lo[v], sums[r][v]);
+                }
+            }
+        }
+    }
+    (*acc, *bp) = (sums, b);
+}
+
+/// The next dword row of every B vector of [`kloop_bf16`], widened; advances the pointers.
+///
+/// # Safety
+/// As [`kloop_bf16`].
+#[inline(always)]
+unsafe fn load_pairs<S: Simd, const NV: usize, const PARTIAL: bool>(
+    b: &mut [*const f32; NV],
+    bstride: &[usize; NV],
+    last: usize,
+) -> ([S::V; NV], [S::V; NV]) {
+    // SAFETY: the caller's contract: a dword row of every B vector is readable.
+    unsafe {
+        let mut lo = [S::zero(); NV];
+        let mut hi = [S::zero(); NV];
+        for v in 0..NV {
+            let p = b[v] as *const u32;
+            (lo[v], hi[v]) = if PARTIAL && v == NV - 1 { S::load_bf16_pairs_part(p, last) } else { S::load_bf16_pairs(p) };
+            b[v] = b[v].add(bstride[v]);
+        }
+        (lo, hi)
     }
 }

@@ -3,33 +3,55 @@
 
 use core::marker::PhantomData;
 
-/// A kernel tier.
+/// A kernel tier: the instructions the kernels may use. Each tier includes the ones
+/// before it on its architecture; the `f32` kernels of a tier are those of its
+/// [`Isa::base`], the 8-bit integer kernels use the dot-product instructions it adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     /// Portable plain loops; the reference every other tier is tested against.
     Scalar,
     /// x86-64 AVX2 with FMA.
     Avx2,
+    /// AVX2 with AVX-VNNI (256-bit `vpdpbusd`).
+    AvxVnni,
     /// x86-64 AVX-512F.
     Avx512,
+    /// AVX-512F with AVX512_VNNI (512-bit `vpdpbusd`).
+    Avx512Vnni,
     /// AArch64 Advanced SIMD.
     Neon,
+    /// Advanced SIMD with the dot-product extension (`sdot`).
+    NeonDot,
     /// WebAssembly SIMD (`simd128`), in wasm32 builds with that target feature.
     Simd128,
 }
 
 impl Isa {
-    /// Every tier, best last.
-    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
+    /// Every tier, best last on each architecture.
+    pub const ALL: [Isa; 8] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDot, Isa::Simd128];
 
     /// The name used by `GHOSTNET_ISA`.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::AvxVnni => "avxvnni",
             Isa::Avx512 => "avx512",
+            Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
             Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// The tier whose `f32` kernels this one runs: the tier without its dot-product
+    /// extension.
+    pub fn base(self) -> Isa {
+        match self {
+            Isa::AvxVnni => Isa::Avx2,
+            Isa::Avx512Vnni => Isa::Avx512,
+            Isa::NeonDot => Isa::Neon,
+            other => other,
         }
     }
 
@@ -42,8 +64,8 @@ impl Isa {
     pub fn compiled_in(self) -> bool {
         match self {
             Isa::Scalar => true,
-            Isa::Avx2 | Isa::Avx512 => cfg!(target_arch = "x86_64"),
-            Isa::Neon => cfg!(target_arch = "aarch64"),
+            Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
+            Isa::Neon | Isa::NeonDot => cfg!(target_arch = "aarch64"),
             Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
@@ -55,9 +77,15 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => super::x86::has_avx2(),
             #[cfg(target_arch = "x86_64")]
+            Isa::AvxVnni => super::x86::has_avx2() && super::x86::has_avxvnni(),
+            #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => super::x86::has_avx512(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => super::x86::has_avx512() && super::x86::has_avx512vnni(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => super::neon::has_dotprod(),
             // WebAssembly has no run-time detection: an engine that lacks simd128 refuses
             // the whole module.
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -69,14 +97,18 @@ impl Isa {
 
     /// The best tier this CPU supports.
     pub fn best() -> Isa {
-        [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Simd128].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+        [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon, Isa::Simd128].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
     }
 
     /// The best tier the compile-time target features guarantee; the selection for
     /// `no_std` builds, which cannot ask the CPU.
     pub fn from_target_features() -> Isa {
-        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")) {
+            Isa::Avx512Vnni
+        } else if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
             Isa::Avx512
+        } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", target_feature = "avxvnni")) {
+            Isa::AvxVnni
         } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
             Isa::Avx2
         } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
@@ -144,6 +176,26 @@ pub fn exp(x: f32) -> f32 {
     let half = k / 2;
     let two = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
     (p * two(half) * two(k - half)) as f32
+}
+
+/// `x` rounded to the nearest bfloat16, ties to even, as its 16 bits (the high half of an
+/// `f32`). A NaN stays a NaN; values past the largest bfloat16 round to infinity.
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The `f32` a bfloat16 stands for (exact).
+pub fn bf16_value(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// `x` rounded to bfloat16 precision: [`bf16_value`] of [`bf16_bits`].
+pub fn bf16_round(x: f32) -> f32 {
+    bf16_value(bf16_bits(x))
 }
 
 /// Which share of a layer's work a call computes: part `index` of `count`.
@@ -244,11 +296,13 @@ pub fn extent(rows: usize, stride: usize, width: usize) -> usize {
     if rows == 0 || width == 0 { 0 } else { (rows - 1) * stride + width }
 }
 
-/// Where a kernel reads a matrix of weights from.
+/// Where a kernel reads an operand from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Src {
     /// Offset into the packed weight blob.
     Weights(usize),
     /// Offset into the arena.
     Arena(usize),
+    /// Offset into the caller's input image (NCHW, as given).
+    Input(usize),
 }

@@ -27,7 +27,7 @@ fn pointers(arena: &Arena<'_>, g: &GlobalAvg) -> (*const f32, *mut f32) {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena.
 pub fn global_avg(isa: Isa, arena: Arena<'_>, g: &GlobalAvg, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => scalar(arena, g, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
@@ -125,7 +125,7 @@ fn pool_pointers(arena: &Arena<'_>, a: &AvgPool) -> (*const f32, *mut f32) {
 /// # Panics
 /// If `isa` is not compiled in, or a range is outside the arena.
 pub fn avg_pool(isa: Isa, arena: Arena<'_>, a: &AvgPool, part: Part) {
-    match isa {
+    match isa.base() {
         Isa::Scalar => avg_scalar(arena, a, part),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {

@@ -33,6 +33,30 @@ pub(super) trait Simd: Copy {
     /// `2^n` for lanes holding integers in `-126..=127`.
     unsafe fn pow2i(n: Self::V) -> Self::V;
 
+    /// Widens `LANES` bfloat16 pairs: dword `j` at `p` holds two values of column `j`, the
+    /// first in its low half and the second in its high half. Lane `j` of the results is the
+    /// low (first result) and the high half (second) as an `f32`, exactly.
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u32) -> (Self::V, Self::V) {
+        // SAFETY: forwarded contract: `LANES` readable dwords at `p`.
+        unsafe { Self::load_bf16_pairs_part(p, Self::LANES) }
+    }
+
+    /// As [`Simd::load_bf16_pairs`] for `n <= LANES` dwords; the other lanes are zero.
+    #[inline(always)]
+    unsafe fn load_bf16_pairs_part(p: *const u32, n: usize) -> (Self::V, Self::V) {
+        let (mut lo, mut hi) = ([0f32; 64], [0f32; 64]);
+        // SAFETY: `n` readable dwords at `p` (trait contract); the arrays hold LANES <= 64.
+        unsafe {
+            for j in 0..n {
+                let d = *p.add(j);
+                lo[j] = f32::from_bits(d << 16);
+                hi[j] = f32::from_bits(d & 0xffff_0000);
+            }
+            (Self::load(lo.as_ptr()), Self::load(hi.as_ptr()))
+        }
+    }
+
     /// `e^x` lane by lane: `x = n ln 2 + r` with `|r| <= ln(2) / 2`, a degree-6 polynomial
     /// for `e^r` (relative error about 2e-7), times `2^n`. Inputs are clamped to
     /// `[-87, 88]`, where the result is still a normal float.

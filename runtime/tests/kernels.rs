@@ -8,8 +8,9 @@
 use ghostnet_runtime::conv::{self, Dense, Strided};
 use ghostnet_runtime::dwconv::{self, Depthwise};
 use ghostnet_runtime::gemm::{self, Gate, Gemm, View};
-use ghostnet_runtime::isa::{Act, Arena, Isa, Part};
+use ghostnet_runtime::isa::{bf16_bits, bf16_round, bf16_value, Act, Arena, Isa, Part};
 use ghostnet_runtime::pool::{self, AvgPool, GlobalAvg};
+use ghostnet_runtime::qgemm::{self, QGemm, Quantize};
 
 struct Rng(u64);
 
@@ -67,6 +68,17 @@ fn both(arena: &[f32], parts: usize, isa: Isa, f: &dyn Fn(Isa, Arena<'_>, Part))
 
 #[test]
 fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
+    check_gemm_tiers(false);
+}
+
+#[test]
+fn gemm_bf16_matches_scalar_for_every_size_tail_and_epilogue() {
+    check_gemm_tiers(true);
+}
+
+/// Every tier against scalar, `f32` or bfloat16 weights: sizes, tails, strides, offsets,
+/// every epilogue (activation, residual, raw output, squeeze-excite scale, gate), parts.
+fn check_gemm_tiers(bf16: bool) {
     let mut rng = Rng(1);
     let tiers = simd_tiers();
     let mut cases = 0;
@@ -89,8 +101,13 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                 let mut weights = rng.vec(3);
                 let b = weights.len();
                 let dense = rng.vec(k * n);
-                weights.resize(b + gemm::packed_len(k, n), 0.0);
-                gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                if bf16 {
+                    weights.resize(b + gemm::packed_len_bf16(k, n), 0.0);
+                    gemm::pack_bf16(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                } else {
+                    weights.resize(b + gemm::packed_len(k, n), 0.0);
+                    gemm::pack(k, n, |p, j| dense[p * n + j], &mut weights[b..]);
+                }
                 let bias = weights.len();
                 weights.extend(rng.vec(n));
                 let g = Gemm {
@@ -109,8 +126,12 @@ fn gemm_matches_scalar_for_every_size_tail_and_epilogue() {
                 };
                 for &isa in &tiers {
                     for parts in [1, 2, 3] {
-                        let (got, want) = both(&arena, parts, isa, &|i, a, p| gemm::gemm(i, a, &weights, &g, p));
-                        assert_close(&format!("{} gemm m{m} k{k} n{n} v{variant} parts{parts}", isa.name()), &got, &want);
+                        let run = |i: Isa, a: Arena<'_>, p: Part| {
+                            if bf16 { gemm::gemm_bf16(i, a, &weights, &g, p) } else { gemm::gemm(i, a, &weights, &g, p) }
+                        };
+                        let (got, want) = both(&arena, parts, isa, &run);
+                        let dtype = if bf16 { "bf16" } else { "f32" };
+                        assert_close(&format!("{} gemm {dtype} m{m} k{k} n{n} v{variant} parts{parts}", isa.name()), &got, &want);
                     }
                 }
             }
@@ -155,6 +176,68 @@ fn gemm_scalar_matches_the_definition() {
                 assert!((got - want).abs() < 1e-5, "m{m} k{k} n{n} ({i},{j}): {got} vs {want}");
             }
         }
+    }
+}
+
+#[test]
+fn gemm_bf16_scalar_matches_the_definition() {
+    // The pair packing (odd k included) and the reference against dense loops over the
+    // weights rounded to bfloat16 (ties to even), with the squeeze-excite scale.
+    let mut rng = Rng(12);
+    for &(m, k, n) in &[(3, 5, 20), (1, 16, 37), (4, 2, 16), (2, 1, 3), (5, 33, 48)] {
+        let a = rng.vec(m * k);
+        let s = rng.vec(k);
+        let dense = rng.vec(k * n);
+        let bias = rng.vec(n);
+        let mut weights = vec![0.0; gemm::packed_len_bf16(k, n)];
+        gemm::pack_bf16(k, n, |p, j| dense[p * n + j], &mut weights);
+        let bias_off = weights.len();
+        weights.extend(&bias);
+        let mut arena = a.clone();
+        arena.extend(&s);
+        arena.resize(m * k + k + m * n, 0.0);
+        let c = m * k + k;
+        let g = Gemm {
+            m,
+            k,
+            n,
+            a: View { off: 0, ld: k },
+            c: View { off: c, ld: n },
+            b: 0,
+            bias: bias_off,
+            act: Act::None,
+            residual: None,
+            raw: None,
+            scale: Some(m * k),
+            gate: None,
+        };
+        gemm::gemm_bf16(Isa::Scalar, Arena::new(&mut arena), &weights, &g, Part::ALL);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = bias[j] + (0..k).map(|p| a[i * k + p] * (bf16_round(dense[p * n + j]) * s[p])).sum::<f32>();
+                let got = arena[c + i * n + j];
+                assert!((got - want).abs() < 1e-5, "m{m} k{k} n{n} ({i},{j}): {got} vs {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bf16_rounding_is_to_nearest_even() {
+    assert_eq!(bf16_bits(1.0), 0x3f80);
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to the even 1.
+    assert_eq!(bf16_bits(1.0 + 1.0 / 256.0), 0x3f80);
+    // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up to the even one.
+    assert_eq!(bf16_bits(1.0 + 3.0 / 256.0), 0x3f82);
+    assert_eq!(bf16_bits(1.0 + 1.0 / 256.0 + 1.0 / 65536.0), 0x3f81);
+    assert_eq!(bf16_bits(-2.5), 0xc020);
+    assert_eq!(bf16_value(bf16_bits(f32::MAX)), f32::INFINITY);
+    assert!(bf16_value(bf16_bits(f32::NAN)).is_nan());
+    let mut rng = Rng(13);
+    for _ in 0..10_000 {
+        let x = rng.next() * 1e3;
+        let r = bf16_round(x);
+        assert!((r - x).abs() <= x.abs() / 256.0, "{x} -> {r}");
     }
 }
 
@@ -394,6 +477,157 @@ fn exp_is_accurate() {
         let (got, want) = (ghostnet_runtime::isa::exp(x), (x as f64).exp());
         if want < 1e38 && want > 1e-37 {
             assert!(((got as f64 - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+        }
+    }
+}
+
+/// The 8-bit tiers this machine runs (each with its own dot product), besides scalar.
+fn int8_tiers() -> Vec<Isa> {
+    // The run-time detection (AArch64's dot product is known to the operating system only).
+    ghostnet_runtime::detect::select_from(None).unwrap();
+    let tiers: Vec<Isa> = Isa::ALL.into_iter().filter(|i| *i != Isa::Scalar && i.supported()).collect();
+    eprintln!("8-bit tiers run: scalar{}", tiers.iter().map(|t| format!(", {}", t.name())).collect::<String>());
+    tiers
+}
+
+#[test]
+fn int8_tiers_that_must_run() {
+    let tiers = int8_tiers();
+    if std::env::var_os("CI").is_some() && cfg!(target_arch = "x86_64") {
+        // The CI machine (Sapphire Rapids) has both VNNI extensions.
+        for t in [Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni] {
+            assert!(tiers.contains(&t), "CI machine must run the {} tier", t.name());
+        }
+    }
+    if std::env::var_os("CI").is_some() && cfg!(target_arch = "aarch64") {
+        // qemu-aarch64's default CPU has the dot-product extension.
+        assert!(tiers.contains(&Isa::NeonDot), "the CI's emulated CPU must run the neondot tier");
+    }
+}
+
+#[test]
+fn quantize_matches_scalar_bit_for_bit() {
+    let mut rng = Rng(21);
+    for &m in &[1, 3, 7] {
+        for &k in &[1, 3, 4, 5, 15, 16, 17, 33, 64, 100] {
+            for scaled in [false, true] {
+                let ld = k + 3;
+                let soff = m * ld;
+                let yoff = soff + k + 5;
+                let ldy = qgemm::row_bytes(k) + 4 * (k % 2);
+                let mut arena: Vec<f32> = rng.vec(yoff + (m * ldy).div_ceil(4) + 4).iter().map(|v| v * 3.0).collect();
+                // Values on the rounding boundaries (x.5 after scaling) and out of range.
+                arena[0] = 0.5 * 0.04 - 1.0;
+                arena[1 % k] = 1000.0;
+                let q = Quantize { m, k, x: View { off: 0, ld }, y: yoff, ldy, inv_scale: 25.0, zero: 37.0, scale: scaled.then_some(soff) };
+                for isa in simd_tiers() {
+                    for parts in [1, 2] {
+                        let (got, want) = both(&arena, parts, isa, &|i, a, p| qgemm::quantize(i, a, &q, p));
+                        assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{} quantize m{m} k{k} scaled {scaled}", isa.name());
+                    }
+                }
+                // The bytes are the definition's.
+                let mut y = arena.clone();
+                qgemm::quantize(Isa::Scalar, Arena::new(&mut y), &q, Part::ALL);
+                let bytes: Vec<u8> = y[yoff..].iter().flat_map(|v| v.to_le_bytes()).collect();
+                for i in 0..m {
+                    for p in 0..ldy {
+                        let want = if p < k {
+                            let s = if scaled { arena[soff + p] } else { 1.0 };
+                            let t = (arena[i * ld + p] * s * 25.0 + 37.0).clamp(0.0, 255.0);
+                            t.round_ties_even() as u8
+                        } else {
+                            0
+                        };
+                        assert_eq!(bytes[i * ldy + p], want, "m{m} k{k} row {i} col {p}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn qgemm_matches_scalar_bit_for_bit_for_every_size_tail_and_epilogue() {
+    let mut rng = Rng(22);
+    let tiers = int8_tiers();
+    let acts = [Act::None, Act::Relu, Act::Clip { min: -0.5, max: 0.75 }];
+    let mut cases = 0;
+    for &m in &[1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 25, 49] {
+        for &k in &[1, 3, 4, 7, 16, 37, 64] {
+            for &n in &[1, 3, 4, 5, 8, 12, 15, 16, 17, 20, 31, 32, 36, 47, 48, 52, 100] {
+                let variant = cases % 8;
+                cases += 1;
+                let act = acts[cases % acts.len()];
+                let lda = qgemm::row_bytes(k) + 4 * (variant & 1);
+                let ldc = n + (variant & 2) * 5;
+                let aoff = 1 + (variant & 4);
+                let coff = aoff + (m * lda).div_ceil(4) + 2;
+                let roff = coff + m * ldc + 1;
+                let woff = roff + m * ldc + 3;
+                let goff = woff + m * ldc;
+                let gate = (cases % 2 == 1).then_some(Gate { off: goff, ld: n + 1, h: 2, w: 2, oh: m.div_ceil(3), ow: 3 });
+                let mut arena = rng.vec(goff + 4 * (n + 1) + 8);
+                // Bytes of A, all values 0..=255 (the extremes included), padding zero.
+                let mut bytes: Vec<u8> = (0..m * lda).map(|i| if i % lda >= k { 0 } else { ((rng.next() + 1.0) * 128.0) as u8 }).collect();
+                bytes[0] = 255;
+                bytes.resize(((m * lda).div_ceil(4)) * 4, 0);
+                for (i, c) in bytes.chunks(4).enumerate() {
+                    arena[aoff + i] = f32::from_bits(u32::from_le_bytes(c.try_into().unwrap()));
+                }
+                let w: Vec<i8> = (0..k * n).map(|i| if i == 0 { -128 } else { (rng.next() * 127.0) as i8 }).collect();
+                let mut weights = rng.vec(3);
+                let b = weights.len();
+                weights.resize(b + qgemm::packed_len_i8(k, n), 0.0);
+                qgemm::pack_i8(k, n, |p, j| w[p * n + j], &mut weights[b..]);
+                let scale = weights.len();
+                weights.extend(rng.vec(n).iter().map(|v| v.abs() * 1e-3));
+                let bias = weights.len();
+                weights.extend(rng.vec(n));
+                let g = QGemm {
+                    m,
+                    k,
+                    n,
+                    a: aoff,
+                    lda,
+                    c: View { off: coff, ld: ldc },
+                    b,
+                    scale,
+                    bias,
+                    act,
+                    residual: (variant & 1 == 1).then_some(View { off: roff, ld: ldc }),
+                    raw: (variant & 2 == 2).then_some(View { off: woff, ld: ldc }),
+                    gate,
+                };
+                // The reference against the definition.
+                let mut want = arena.clone();
+                qgemm::qgemm(Isa::Scalar, Arena::new(&mut want), &weights, &g, Part::ALL);
+                for i in 0..m.min(3) {
+                    for j in 0..n {
+                        let acc: i32 = (0..k).map(|p| bytes[i * lda + p] as i32 * w[p * n + j] as i32).sum();
+                        let mut y = acc as f32 * weights[scale + j] + weights[bias + j];
+                        y = match act {
+                            Act::Relu => y.max(0.0),
+                            Act::Clip { min, max } => y.max(min).min(max),
+                            _ => y,
+                        };
+                        if let Some(gt) = gate {
+                            y *= arena[gt.at(i) + j];
+                        }
+                        if variant & 1 == 1 {
+                            y += arena[roff + i * ldc + j];
+                        }
+                        assert_eq!(want[coff + i * ldc + j].to_bits(), y.to_bits(), "qgemm scalar m{m} k{k} n{n} ({i},{j})");
+                    }
+                }
+                for &isa in &tiers {
+                    for parts in [1, 2, 3] {
+                        let (got, want) = both(&arena, parts, isa, &|i, a, p| qgemm::qgemm(i, a, &weights, &g, p));
+                        let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same, "{} qgemm m{m} k{k} n{n} v{variant} parts{parts}: not bit-identical to scalar", isa.name());
+                    }
+                }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Writes an IR graph as an ONNX model (opset 17), so that ONNX Runtime can check graphs
-//! built by the DSL. Fused ops have no ONNX form; write graphs before the fusion passes.
+//! Writes an IR graph as an ONNX model (opset 17, or 19 when an op needs it), so that ONNX
+//! Runtime can check graphs built by the DSL or by the tests. Fused ops have no ONNX form;
+//! write graphs before the fusion passes.
 
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
@@ -11,10 +12,25 @@ use onnx_protobuf::{
 use protobuf::{EnumOrUnknown, Message, MessageField};
 
 use crate::front::onnx::tensor::dtype;
-use crate::ir::{Act, Graph, Op, Shape};
+use crate::ir::{Act, CoordMode, Graph, NearestMode, Op, PadMode, ResizeMode, Shape};
 
 /// The opset written.
 pub const OPSET: i64 = 17;
+
+/// The opset written for graphs that use what opset 17 lacks: wrap padding, the
+/// `half_pixel_symmetric` Resize, dilated average pooling.
+pub const OPSET_19: i64 = 19;
+
+/// The opset `graph` needs.
+pub fn opset(graph: &Graph) -> i64 {
+    let needs_19 = graph.nodes.iter().any(|n| match &n.op {
+        Op::Pad { mode: PadMode::Wrap, .. } => true,
+        Op::Resize(r) => r.coord == CoordMode::HalfPixelSymmetric,
+        Op::AveragePool(p) => p.dilation != [1, 1],
+        _ => false,
+    });
+    if needs_19 { OPSET_19 } else { OPSET }
+}
 
 /// Why a graph has no ONNX form.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +43,7 @@ pub enum Error {
 
 /// The ONNX bytes of `graph`.
 pub fn write(graph: &Graph) -> Result<Vec<u8>, Error> {
-    let mut w = Writer { g: GraphProto::new(), graph, extra: 0 };
+    let mut w = Writer { g: GraphProto::new(), graph, extra: 0, opset: opset(graph) };
     w.g.name = graph.name.clone();
     for (i, t) in graph.tensors.iter().enumerate() {
         if let Some(data) = &t.data {
@@ -37,18 +53,31 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, Error> {
     for &i in &graph.inputs {
         w.g.input.push(value_info(&w.names(i.index()), graph.shape(i)));
     }
-    for &o in &graph.outputs {
-        w.g.output.push(value_info(&w.names(o.index()), graph.shape(o)));
-    }
     for n in &graph.nodes {
         w.node(n)?;
+    }
+    // An output a node computes, once, is that node's tensor; any other (the input, a
+    // constant, one listed twice) goes through an Identity, as ONNX wants.
+    let defined: std::collections::HashSet<_> = graph.nodes.iter().map(|n| n.output).collect();
+    for (k, &o) in graph.outputs.iter().enumerate() {
+        let plain = defined.contains(&o) && !graph.outputs[..k].contains(&o);
+        let name = if plain { w.names(o.index()) } else { format!("output#{k}") };
+        if !plain {
+            let mut id = NodeProto::new();
+            id.op_type = "Identity".into();
+            id.name = name.clone();
+            id.input = vec![w.names(o.index())];
+            id.output = vec![name.clone()];
+            w.g.node.push(id);
+        }
+        w.g.output.push(value_info(&name, graph.shape(o)));
     }
     let mut model = ModelProto::new();
     model.ir_version = 8;
     model.producer_name = "ghostnet-compiler".into();
     model.producer_version = env!("CARGO_PKG_VERSION").into();
     let mut opset = OperatorSetIdProto::new();
-    opset.version = OPSET;
+    opset.version = w.opset;
     model.opset_import.push(opset);
     model.graph = MessageField::some(w.g);
     model.write_to_bytes().map_err(|e| Error::Encode(e.to_string()))
@@ -58,6 +87,7 @@ struct Writer<'a> {
     g: GraphProto,
     graph: &'a Graph,
     extra: usize,
+    opset: i64,
 }
 
 impl Writer<'_> {
@@ -78,10 +108,26 @@ impl Writer<'_> {
         name
     }
 
-    fn float_const(&mut self, value: f32) -> String {
+    /// The zero point of `q` as a scalar of its integer type (uint8 for 0..=255, else int8).
+    fn zero_point(&mut self, q: &crate::ir::FakeQuant) -> String {
         self.extra += 1;
         let name = format!("const#{}", self.extra);
-        self.g.initializer.push(float_tensor(&name, &vec![], &[value]));
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = if q.lo == 0 { dtype::UINT8 } else { dtype::INT8 };
+        t.raw_data = vec![q.zero as i8 as u8];
+        self.g.initializer.push(t);
+        name
+    }
+
+    fn float_const(&mut self, value: f32) -> String {
+        self.floats_const(&vec![], &[value])
+    }
+
+    fn floats_const(&mut self, shape: &Shape, values: &[f32]) -> String {
+        self.extra += 1;
+        let name = format!("const#{}", self.extra);
+        self.g.initializer.push(float_tensor(&name, shape, values));
         name
     }
 
@@ -116,34 +162,107 @@ impl Writer<'_> {
                     p.input.push(hi);
                 }
             },
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::GlobalAveragePool | Op::MatMul | Op::Identity => {}
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::GlobalAveragePool | Op::GlobalMaxPool | Op::MatMul | Op::Identity => {}
             Op::Concat { axis } => p.attribute.push(int("axis", *axis as i64)),
-            Op::Slice { axes } => {
+            Op::Slice { axes } if axes.iter().all(|a| a.step == 1) => {
                 let starts: Vec<i64> = axes.iter().map(|a| a.start as i64).collect();
-                let ends: Vec<i64> = axes.iter().map(|a| a.end as i64).collect();
+                let ends: Vec<i64> = axes.iter().map(|a| (a.start + a.len) as i64).collect();
                 let ax: Vec<i64> = axes.iter().map(|a| a.axis as i64).collect();
                 for v in [starts, ends, ax] {
                     let c = self.int_const(&v);
                     p.input.push(c);
                 }
             }
+            Op::Slice { axes } => {
+                let starts: Vec<i64> = axes.iter().map(|a| a.start as i64).collect();
+                // Past the first index, a negative step's end is "before 0", which ONNX spells
+                // as the smallest integer (-1 would mean the last index).
+                let end = |a: &crate::ir::SliceAxis| match a.start as i64 + a.len as i64 * a.step as i64 {
+                    e if e < 0 => i64::MIN,
+                    e => e,
+                };
+                let ends: Vec<i64> = axes.iter().map(end).collect();
+                let ax: Vec<i64> = axes.iter().map(|a| a.axis as i64).collect();
+                let steps: Vec<i64> = axes.iter().map(|a| a.step as i64).collect();
+                for v in [starts, ends, ax, steps] {
+                    let c = self.int_const(&v);
+                    p.input.push(c);
+                }
+            }
+            Op::Transpose { perm } => p.attribute.push(ints("perm", perm)),
+            Op::Pad { pads, mode } => {
+                let flat: Vec<i64> = pads.iter().map(|p| p[0] as i64).chain(pads.iter().map(|p| p[1] as i64)).collect();
+                let c = self.int_const(&flat);
+                p.input.push(c);
+                let name = match mode {
+                    PadMode::Constant(v) => {
+                        let c = self.float_const(*v);
+                        p.input.push(c);
+                        "constant"
+                    }
+                    PadMode::Reflect => "reflect",
+                    PadMode::Edge => "edge",
+                    PadMode::Wrap => "wrap",
+                };
+                p.attribute.push(string("mode", name));
+            }
             Op::ReduceMean { axes, keepdims } => {
-                p.attribute.push(ints("axes", axes));
+                if self.opset >= 18 {
+                    let c = self.int_const(&axes.iter().map(|&a| a as i64).collect::<Vec<_>>());
+                    p.input.push(c);
+                } else {
+                    p.attribute.push(ints("axes", axes));
+                }
                 p.attribute.push(int("keepdims", *keepdims as i64));
             }
-            Op::AveragePool(pool) => {
+            Op::AveragePool(pool) | Op::MaxPool(pool) => {
                 p.attribute.push(ints("kernel_shape", &pool.kernel));
                 p.attribute.push(ints("strides", &pool.stride));
                 p.attribute.push(ints("pads", &pool.pads));
-                p.attribute.push(int("count_include_pad", pool.count_include_pad as i64));
+                if pool.dilation != [1, 1] {
+                    p.attribute.push(ints("dilations", &pool.dilation));
+                }
+                if pool.ceil_mode {
+                    p.attribute.push(int("ceil_mode", 1));
+                }
+                if matches!(n.op, Op::AveragePool(_)) {
+                    p.attribute.push(int("count_include_pad", pool.count_include_pad as i64));
+                }
             }
-            Op::Resize { size } => {
+            Op::Resize(r) => {
                 let x = self.graph.shape(n.inputs[0]);
-                let sizes = self.int_const(&[x[0] as i64, x[1] as i64, size[0] as i64, size[1] as i64]);
-                p.input.extend([String::new(), String::new(), sizes]);
-                p.attribute.push(string("mode", "nearest"));
-                p.attribute.push(string("coordinate_transformation_mode", "asymmetric"));
-                p.attribute.push(string("nearest_mode", "floor"));
+                // Sizes when the scales are the ones ONNX Runtime derives from them.
+                let derived = x.iter().zip(&r.sizes).zip(&r.scales).all(|((&i, &o), &s)| o as f32 / i as f32 == s);
+                if derived {
+                    let sizes = self.int_const(&r.sizes.iter().map(|&d| d as i64).collect::<Vec<_>>());
+                    p.input.extend([String::new(), String::new(), sizes]);
+                } else {
+                    let scales = self.floats_const(&vec![r.scales.len()], &r.scales);
+                    p.input.extend([String::new(), scales]);
+                }
+                let (mode, nearest) = match r.mode {
+                    ResizeMode::Linear => ("linear", None),
+                    ResizeMode::Nearest(m) => ("nearest", Some(m)),
+                };
+                p.attribute.push(string("mode", mode));
+                let coord = match r.coord {
+                    CoordMode::HalfPixel => "half_pixel",
+                    CoordMode::HalfPixelSymmetric => "half_pixel_symmetric",
+                    CoordMode::PytorchHalfPixel => "pytorch_half_pixel",
+                    CoordMode::AlignCorners => "align_corners",
+                    CoordMode::Asymmetric => "asymmetric",
+                    CoordMode::TfHalfPixelForNn => "tf_half_pixel_for_nn",
+                };
+                p.attribute.push(string("coordinate_transformation_mode", coord));
+                if let Some(m) = nearest {
+                    let m = match m {
+                        NearestMode::RoundPreferFloor => "round_prefer_floor",
+                        NearestMode::RoundPreferCeil => "round_prefer_ceil",
+                        NearestMode::Floor => "floor",
+                        NearestMode::Ceil => "ceil",
+                    };
+                    p.attribute.push(string("nearest_mode", m));
+                }
             }
             Op::Reshape { shape } => {
                 let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
@@ -155,6 +274,19 @@ impl Writer<'_> {
                 p.attribute.push(float("beta", *beta));
                 p.attribute.push(int("transA", *trans_a as i64));
                 p.attribute.push(int("transB", *trans_b as i64));
+            }
+            Op::FakeQuant(q) => {
+                // QuantizeLinear into an integer tensor, then DequantizeLinear (this node).
+                let (scale, zero) = (self.float_const(q.scale), self.zero_point(q));
+                self.extra += 1;
+                let mut quant = NodeProto::new();
+                quant.name = format!("{}/quantize", n.name);
+                quant.op_type = "QuantizeLinear".into();
+                quant.input = vec![p.input[0].clone(), scale.clone(), zero.clone()];
+                quant.output = vec![format!("quantized#{}", self.extra)];
+                p.op_type = "DequantizeLinear".into();
+                p.input = vec![quant.output[0].clone(), scale, zero];
+                self.g.node.push(quant);
             }
             Op::Ghost { .. } | Op::SqueezeExcite { .. } => return Err(fused()),
         }

@@ -5,8 +5,9 @@
 //! ends resolve dynamic dimensions and fold shape arithmetic before a graph exists.
 //!
 //! Semantics:
-//! - All tensors are `f32`. Activations are NCHW (rank 4) until they are flattened for the
-//!   classifier (rank 2); a gate such as the squeeze-excite output is `N x C x 1 x 1`.
+//! - All tensors are `f32`. In a GhostNet, activations are NCHW (rank 4) until they are
+//!   flattened for the classifier (rank 2), and a gate such as the squeeze-excite output is
+//!   `N x C x 1 x 1`; the general ops take tensors of any rank.
 //! - A tensor is exactly one of: a graph input, a constant (it carries `data`), or the
 //!   output of exactly one node. Constants are the weights; op parameters that ONNX passes as
 //!   tensors (shapes, axes, pads, sizes) are resolved into [`Op`] attributes by the front end.
@@ -14,20 +15,28 @@
 //!   and outputs of nodes before it. [`Graph::validate`] checks this, the arity of each op,
 //!   and that each stored output shape equals the one [`Op::infer_shape`] derives from the
 //!   inputs. The pass driver validates after every pass.
+//! - Tensors have at most [`MAX_RANK`] dimensions.
 //! - Every node has a single output. Tensors that no node and no graph output refers to are
 //!   garbage; [`Graph::compact`] drops them.
 
 mod op;
+pub mod precision;
 mod valid;
 
 use std::collections::HashMap;
 use std::fmt;
 
-pub use op::{apply_act, broadcast, Act, Conv, Op, Pool, SliceAxis};
+pub use op::{
+    apply_act, broadcast, matmul_shape, Act, Conv, CoordMode, FakeQuant, NearestMode, Op, PadMode, Pool, Resize, ResizeMode, SliceAxis,
+};
+pub use precision::{Precision, QParams, Quant};
 pub use valid::{ValidationError, ValidationErrors};
 
 /// A tensor shape; every dimension is known.
 pub type Shape = Vec<usize>;
+
+/// Most dimensions a tensor has (the general kernels index up to this many).
+pub const MAX_RANK: usize = 16;
 
 /// Index of a tensor in [`Graph::tensors`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -45,6 +54,15 @@ pub struct Tensor {
     pub name: String,
     pub shape: Shape,
     pub data: Option<Vec<f32>>,
+    /// A constant the model gave as 8-bit integers (`DequantizeLinear`): their scales.
+    pub int8_scales: Option<WeightScales>,
+}
+
+/// The scales of a constant given as integers: one (per tensor), or one per index of `axis`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightScales {
+    pub axis: usize,
+    pub scales: Vec<f32>,
 }
 
 impl Tensor {
@@ -66,6 +84,18 @@ pub struct Node {
     /// Source ops merged into this node by the passes, in order, e.g. `["BatchNormalization",
     /// "Relu"]`; shown by `ghostc inspect`.
     pub fused: Vec<String>,
+    /// The precision of its matrix products (see [`Precision`]).
+    pub precision: Precision,
+    /// With [`Precision::Int8`]: how its matrix product quantizes.
+    pub quant: Option<Box<Quant>>,
+}
+
+impl Node {
+    /// A node, in `f32`. Every node of every graph is made here, so that a new field gets
+    /// its default in one place.
+    pub fn new(name: impl Into<String>, op: Op, inputs: Vec<TensorId>, output: TensorId, fused: Vec<String>) -> Self {
+        Node { name: name.into(), op, inputs, output, fused, precision: Precision::F32, quant: None }
+    }
 }
 
 /// A static-shape network.
@@ -76,6 +106,10 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
+    /// The name of each output, as the model gives it (the tensor an output refers to
+    /// changes as the passes rewrite the graph; its name stays). Empty for graphs built
+    /// without names: [`Graph::output_name`] then gives the tensor's name.
+    pub output_names: Vec<String>,
 }
 
 /// Product of the dimensions. Shapes in a validated graph never overflow; see [`checked_numel`].
@@ -166,21 +200,50 @@ impl Graph {
         id
     }
 
+    /// The tensor `name` names as an output: an output of the graph of that name, else the
+    /// output of a layer (as `ghostc inspect` lists them) or module, that of its last node
+    /// (a node named `name`, or within it: `name.` or `name/` and more), else the graph
+    /// input or a node output of that name.
+    pub fn find_tensor(&self, name: &str) -> Option<TensorId> {
+        if let Some(k) = self.output_names.iter().position(|n| n == name) {
+            return Some(self.outputs[k]);
+        }
+        let within = |n: &str| n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with(['.', '/']));
+        if let Some(n) = self.nodes.iter().rev().find(|n| within(&n.name)) {
+            return Some(n.output);
+        }
+        let computed = |t: &TensorId| self.tensor(*t).name == name;
+        self.inputs.iter().find(|t| computed(t)).or_else(|| self.nodes.iter().rev().map(|n| &n.output).find(|t| computed(t))).copied()
+    }
+
+    /// Makes `t` a graph output, named after the tensor.
+    pub fn add_output(&mut self, t: TensorId) {
+        if self.output_names.len() == self.outputs.len() {
+            self.output_names.push(self.tensor(t).name.clone());
+        }
+        self.outputs.push(t);
+    }
+
+    /// The name of output `k`.
+    pub fn output_name(&self, k: usize) -> &str {
+        self.output_names.get(k).map_or_else(|| self.tensor(self.outputs[k]).name.as_str(), String::as_str)
+    }
+
     /// Adds a graph input.
     pub fn add_input(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
-        let id = self.push_tensor(Tensor { name: name.into(), shape, data: None });
+        let id = self.push_tensor(Tensor { name: name.into(), shape, data: None, int8_scales: None });
         self.inputs.push(id);
         id
     }
 
     /// Adds a constant. The caller guarantees `data.len() == numel(&shape)`; validation checks it.
     pub fn add_const(&mut self, name: impl Into<String>, shape: Shape, data: Vec<f32>) -> TensorId {
-        self.push_tensor(Tensor { name: name.into(), shape, data: Some(data) })
+        self.push_tensor(Tensor { name: name.into(), shape, data: Some(data), int8_scales: None })
     }
 
     /// Adds an activation tensor without a producer; the caller makes a node define it.
     pub fn add_value(&mut self, name: impl Into<String>, shape: Shape) -> TensorId {
-        self.push_tensor(Tensor { name: name.into(), shape, data: None })
+        self.push_tensor(Tensor { name: name.into(), shape, data: None, int8_scales: None })
     }
 
     /// Appends a node whose output shape is inferred from its inputs.
@@ -192,7 +255,7 @@ impl Graph {
         let shapes: Vec<&Shape> = inputs.iter().map(|&i| self.shape(i)).collect();
         let shape = op.infer_shape(&shapes)?;
         let output = self.add_value(name.clone(), shape);
-        self.nodes.push(Node { name, op, inputs, output, fused: Vec::new() });
+        self.nodes.push(Node::new(name, op, inputs, output, Vec::new()));
         Ok(output)
     }
 
@@ -301,7 +364,8 @@ impl Graph {
         let out = size(n.output);
         let read = n.inputs.iter().fold(0u64, |acc, &t| acc.saturating_add(size(t)));
         let window = match &n.op {
-            Op::AveragePool(p) => out.saturating_mul(p.kernel[0] as u64).saturating_mul(p.kernel[1] as u64),
+            Op::AveragePool(p) | Op::MaxPool(p) => out.saturating_mul(p.kernel[0] as u64).saturating_mul(p.kernel[1] as u64),
+            Op::Resize(r) if matches!(r.mode, ResizeMode::Linear) => out.saturating_mul(1 << r.sizes.len().min(16)),
             _ => 0,
         };
         self.node_macs(n).saturating_add(out).saturating_add(read).saturating_add(window)

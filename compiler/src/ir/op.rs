@@ -180,21 +180,257 @@ impl Conv {
     }
 }
 
-/// Average pooling window (no padding support beyond what `pads` says).
+/// A pooling window over H and W (average or max pooling).
+///
+/// Window `(oy, ox)` covers input rows `oy * stride - pads[0] + ky * dilation` for
+/// `ky < kernel` (columns alike); taps outside the input are skipped, and average pooling
+/// divides by the number of taps inside the input, or inside the padded input when
+/// `count_include_pad`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
+    /// Top, left, bottom, right.
     pub pads: [usize; 4],
+    pub dilation: [usize; 2],
+    /// Output sizes round up: a last window that starts inside the input (or its top or left
+    /// padding) and ends past the bottom or right padding is kept.
+    pub ceil_mode: bool,
     pub count_include_pad: bool,
 }
 
-/// One sliced axis: keeps indices `start..end`.
+impl Pool {
+    /// An unpadded window `kernel` moving by `stride`.
+    pub fn new(kernel: [usize; 2], stride: [usize; 2]) -> Self {
+        Pool { kernel, stride, pads: [0; 4], dilation: [1, 1], ceil_mode: false, count_include_pad: false }
+    }
+
+    /// Output size for an input of `h x w`, or `None` if the window does not fit.
+    pub fn out_hw(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let dim = |n: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| -> Option<usize> {
+            let span = d.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
+            let padded = n.checked_add(lo)?.checked_add(hi)?;
+            if s == 0 || padded < span {
+                return None;
+            }
+            if !self.ceil_mode {
+                return Some((padded - span) / s + 1);
+            }
+            let out = (padded - span).div_ceil(s) + 1;
+            // The last window must start inside the input or its leading padding.
+            Some(if (out - 1) * s >= n + lo { out - 1 } else { out })
+        };
+        Some([
+            dim(h, self.pads[0], self.pads[2], self.kernel[0], self.dilation[0], self.stride[0])?,
+            dim(w, self.pads[1], self.pads[3], self.kernel[1], self.dilation[1], self.stride[1])?,
+        ])
+    }
+
+    fn infer(&self, x: &Shape) -> Result<Shape, String> {
+        if x.len() != 4 {
+            return Err(format!("input must be NCHW, got {}", ShapeDisplay(x)));
+        }
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err("kernel, strides and dilations must be positive".into());
+        }
+        let span = |k: usize, d: usize| d.saturating_mul(k - 1).saturating_add(1);
+        let spans = [span(self.kernel[0], self.dilation[0]), span(self.kernel[1], self.dilation[1])];
+        if self.pads.iter().enumerate().any(|(i, &p)| p > 0 && p >= spans[i % 2]) {
+            return Err(format!("pads {:?} are not smaller than window {}x{}", self.pads, self.kernel[0], self.kernel[1]));
+        }
+        let [oh, ow] = self.out_hw(x[2], x[3]).ok_or_else(|| {
+            format!("window {}x{} does not fit input {} with pads {:?}", self.kernel[0], self.kernel[1], ShapeDisplay(x), self.pads)
+        })?;
+        Ok(vec![x[0], x[1], oh, ow])
+    }
+}
+
+/// One sliced axis: keeps the `len` indices `start, start + step, ...` (a negative step
+/// walks backwards).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SliceAxis {
     pub axis: usize,
     pub start: usize,
-    pub end: usize,
+    pub len: usize,
+    pub step: isize,
+}
+
+impl SliceAxis {
+    /// Indices `start..end` (step 1).
+    pub fn range(axis: usize, start: usize, end: usize) -> Self {
+        SliceAxis { axis, start, len: end.saturating_sub(start), step: 1 }
+    }
+
+    /// Whether it keeps a whole axis of length `dim` as it is.
+    pub fn is_whole(&self, dim: usize) -> bool {
+        self.start == 0 && self.step == 1 && self.len == dim
+    }
+
+    /// Whether every index it takes is inside `0..dim`.
+    fn fits(&self, dim: usize) -> bool {
+        if self.len == 0 {
+            return self.start <= dim;
+        }
+        let last = (self.start as i128) + (self.len as i128 - 1) * self.step as i128;
+        self.step != 0 && self.start < dim && (0..dim as i128).contains(&last)
+    }
+}
+
+/// How Resize maps an output coordinate to the input (ONNX `coordinate_transformation_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordMode {
+    /// `(x + 0.5) / scale - 0.5`.
+    HalfPixel,
+    /// `half_pixel` about the centre of the input (ONNX opset 19).
+    HalfPixelSymmetric,
+    /// `half_pixel`, but 0 when the output has length 1.
+    PytorchHalfPixel,
+    /// `x * (in - 1) / (out - 1)` (0 when the output has length 1).
+    AlignCorners,
+    /// `x / scale`.
+    Asymmetric,
+    /// `(x + 0.5) / scale`.
+    TfHalfPixelForNn,
+}
+
+/// How nearest-neighbour Resize rounds a source coordinate (ONNX `nearest_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NearestMode {
+    RoundPreferFloor,
+    RoundPreferCeil,
+    Floor,
+    Ceil,
+}
+
+/// Resize interpolation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResizeMode {
+    Nearest(NearestMode),
+    /// Linear along every resized axis (bilinear for H and W).
+    Linear,
+}
+
+/// Resize to `sizes` (the whole output shape). Per axis, `scales` is the factor the
+/// coordinate transformation divides by: the one the model gives, or `out / in` computed
+/// in `f32`, as ONNX Runtime does (so that odd sizes round as it does).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resize {
+    pub sizes: Shape,
+    pub scales: Vec<f32>,
+    pub mode: ResizeMode,
+    pub coord: CoordMode,
+}
+
+impl Resize {
+    /// Nearest-neighbour, asymmetric coordinates, floor rounding to `sizes`: PyTorch's
+    /// `F.interpolate(mode="nearest")`.
+    pub fn nearest(input: &[usize], sizes: Shape) -> Self {
+        let scales = input.iter().zip(&sizes).map(|(&i, &o)| o as f32 / i as f32).collect();
+        Resize { sizes, scales, mode: ResizeMode::Nearest(NearestMode::Floor), coord: CoordMode::Asymmetric }
+    }
+
+    /// The input coordinate output index `x` of axis `axis` comes from (`len` is the input
+    /// length), in `f32` with ONNX Runtime's order of operations.
+    pub fn source(&self, axis: usize, x: usize, len: usize) -> f32 {
+        let (x, scale, out, len) = (x as f32, self.scales[axis], self.sizes[axis], len as f32);
+        match self.coord {
+            CoordMode::HalfPixel => (x + 0.5) / scale - 0.5,
+            CoordMode::HalfPixelSymmetric => {
+                let adjustment = out as f32 / (scale * len);
+                let center = len / 2.0;
+                let offset = center * (1.0 - adjustment);
+                offset + (x + 0.5) / scale - 0.5
+            }
+            CoordMode::PytorchHalfPixel => {
+                if out > 1 {
+                    (x + 0.5) / scale - 0.5
+                } else {
+                    0.0
+                }
+            }
+            CoordMode::AlignCorners => {
+                if out == 1 {
+                    0.0
+                } else {
+                    x * (len - 1.0) / (out as f32 - 1.0)
+                }
+            }
+            CoordMode::Asymmetric => x / scale,
+            CoordMode::TfHalfPixelForNn => (x + 0.5) / scale,
+        }
+    }
+
+    /// The input index nearest-neighbour resizing reads for output index `x` of `axis`
+    /// (ONNX Runtime reads an axis of scale 1 as it is, whatever the transformation).
+    pub fn nearest_index(&self, axis: usize, x: usize, len: usize) -> usize {
+        if self.scales[axis] == 1.0 {
+            return x.min(len - 1);
+        }
+        let s = self.source(axis, x, len);
+        let r = match self.mode {
+            ResizeMode::Nearest(NearestMode::Floor) => s.floor(),
+            ResizeMode::Nearest(NearestMode::Ceil) => s.ceil(),
+            ResizeMode::Nearest(NearestMode::RoundPreferFloor) if s == s.floor() + 0.5 => s.floor(),
+            ResizeMode::Nearest(NearestMode::RoundPreferCeil) if s == s.floor() + 0.5 => s.ceil(),
+            _ => s.round(),
+        };
+        (r.max(0.0) as usize).min(len - 1)
+    }
+
+    /// Linear interpolation along `axis` for output index `x`: the two input indices and
+    /// their weights, as ONNX Runtime computes them (the coordinate clamped to the input,
+    /// equal weights when both indices are the same).
+    pub fn linear_taps(&self, axis: usize, x: usize, len: usize) -> ([usize; 2], [f32; 2]) {
+        let s = self.source(axis, x, len).max(0.0).min(len as f32 - 1.0);
+        let i0 = (s as usize).min(len - 1);
+        let i1 = (i0 + 1).min(len - 1);
+        if i0 == i1 {
+            return ([i0, i1], [0.5, 0.5]);
+        }
+        ([i0, i1], [(i1 as f32 - s).abs(), (s - i0 as f32).abs()])
+    }
+
+    /// Whether nearest resizing reads input index `floor(x * in / out)` for every output
+    /// index of every axis: the upsampling the ghost module's gate does.
+    pub fn is_floor_exact(&self, input: &[usize]) -> bool {
+        matches!(self.mode, ResizeMode::Nearest(_))
+            && (0..input.len()).all(|a| (0..self.sizes[a]).all(|x| self.nearest_index(a, x, input[a]) == (x * input[a] / self.sizes[a]).min(input[a] - 1)))
+    }
+}
+
+/// How Pad fills the border.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PadMode {
+    Constant(f32),
+    /// Mirrored without repeating the edge: `[a b c]` padded by 2 on the left is `[c b a b c]`.
+    Reflect,
+    /// The edge value repeated.
+    Edge,
+    /// Periodic: the other end of the axis.
+    Wrap,
+}
+
+/// ONNX's `QuantizeLinear` then `DequantizeLinear` with the same parameters, per tensor:
+/// `(clamp(round_ties_even(x / scale) + zero, lo, hi) - zero) * scale`, `lo..=hi` the integer
+/// type's range (0..=255 or -128..=127).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FakeQuant {
+    pub scale: f32,
+    pub zero: i32,
+    pub lo: i32,
+    pub hi: i32,
+}
+
+impl FakeQuant {
+    pub fn apply(&self, x: f32) -> f32 {
+        let q = ((x / self.scale).round_ties_even() + self.zero as f32).clamp(self.lo as f32, self.hi as f32);
+        (q - self.zero as f32) * self.scale
+    }
+
+    /// The range of the outputs: the clamp it applies, without the rounding.
+    pub fn range(&self) -> (f32, f32) {
+        ((self.lo - self.zero) as f32 * self.scale, (self.hi - self.zero) as f32 * self.scale)
+    }
 }
 
 /// An operation of the IR.
@@ -217,25 +453,35 @@ pub enum Op {
     Div,
     /// Concatenation along `axis`.
     Concat { axis: usize },
-    /// Keeps a range of indices along some axes (step 1).
+    /// Keeps a strided range of indices along some axes.
     Slice { axes: Vec<SliceAxis> },
+    /// Axes permuted: output axis `i` is input axis `perm[i]`.
+    Transpose { perm: Vec<usize> },
+    /// `pads[axis]` elements added before and after each axis.
+    Pad { pads: Vec<[usize; 2]>, mode: PadMode },
     /// Mean over H and W: `N x C x H x W -> N x C x 1 x 1`.
     GlobalAveragePool,
     /// Mean over `axes`.
     ReduceMean { axes: Vec<usize>, keepdims: bool },
     /// Average pooling over H and W.
     AveragePool(Pool),
-    /// Nearest-neighbour resize of H and W to `size` with asymmetric coordinates and floor
-    /// rounding: `out[y][x] = in[floor(y * H / OH)][floor(x * W / OW)]`.
-    Resize { size: [usize; 2] },
+    /// Max pooling over H and W.
+    MaxPool(Pool),
+    /// Max over H and W: `N x C x H x W -> N x C x 1 x 1`.
+    GlobalMaxPool,
+    /// See [`Resize`].
+    Resize(Resize),
     /// Same data, new shape (Flatten, Squeeze and Unsqueeze become this).
     Reshape { shape: Shape },
     /// `alpha * A' B' + beta * C` where `'` transposes when asked. Inputs `a, b, [c]`.
     Gemm { alpha: f32, beta: f32, trans_a: bool, trans_b: bool },
-    /// 2-D matrix product.
+    /// NumPy's `matmul`: matrix products over the last two axes, the others broadcast; a
+    /// 1-D operand is a row (`a`) or column (`b`) vector whose axis is dropped from the result.
     MatMul,
     /// Output equals input.
     Identity,
+    /// See [`FakeQuant`]: activations quantized by the model (QDQ form).
+    FakeQuant(FakeQuant),
     /// The ghost module: one primary convolution and one cheap convolution over its
     /// output, concatenated on channels and cut to `channels`.
     ///
@@ -263,14 +509,19 @@ impl Op {
             Op::Div => "Div",
             Op::Concat { .. } => "Concat",
             Op::Slice { .. } => "Slice",
+            Op::Transpose { .. } => "Transpose",
+            Op::Pad { .. } => "Pad",
             Op::GlobalAveragePool => "GlobalAveragePool",
             Op::ReduceMean { .. } => "ReduceMean",
             Op::AveragePool(_) => "AveragePool",
+            Op::MaxPool(_) => "MaxPool",
+            Op::GlobalMaxPool => "GlobalMaxPool",
             Op::Resize { .. } => "Resize",
             Op::Reshape { .. } => "Reshape",
             Op::Gemm { .. } => "Gemm",
             Op::MatMul => "MatMul",
             Op::Identity => "Identity",
+            Op::FakeQuant(_) => "QuantizeLinear+DequantizeLinear",
             Op::Ghost { .. } => "Ghost",
             Op::SqueezeExcite { .. } => "SqueezeExcite",
         }
@@ -290,11 +541,16 @@ impl Op {
             }
             Op::Activation(_)
             | Op::Slice { .. }
+            | Op::Transpose { .. }
+            | Op::Pad { .. }
+            | Op::MaxPool(_)
+            | Op::GlobalMaxPool
             | Op::GlobalAveragePool
             | Op::ReduceMean { .. }
             | Op::AveragePool(_)
             | Op::Resize { .. }
             | Op::Reshape { .. }
+            | Op::FakeQuant(_)
             | Op::Identity => 1..=1,
         }
     }
@@ -325,6 +581,12 @@ impl Op {
                 Ok(x.clone())
             }
             Op::Activation(_) | Op::Identity => Ok(inputs[0].clone()),
+            Op::FakeQuant(q) => {
+                if !(q.scale.is_finite() && q.scale > 0.0) || q.lo > q.zero || q.zero > q.hi {
+                    return Err(format!("quantization scale {} and zero point {} are not valid for the range {}..={}", q.scale, q.zero, q.lo, q.hi));
+                }
+                Ok(inputs[0].clone())
+            }
             Op::Add | Op::Sub | Op::Mul | Op::Div => broadcast(inputs[0], inputs[1]),
             Op::Concat { axis } => {
                 let first = inputs[0];
@@ -351,21 +613,49 @@ impl Op {
             }
             Op::Slice { axes } => {
                 let mut out = inputs[0].clone();
-                for a in axes {
-                    if a.axis >= out.len() || a.start > a.end || a.end > inputs[0][a.axis] {
+                for (i, a) in axes.iter().enumerate() {
+                    if a.axis >= out.len() || axes[..i].iter().any(|b| b.axis == a.axis) || !a.fits(inputs[0][a.axis]) {
                         return Err(format!(
-                            "range {}..{} on axis {} does not fit {}",
+                            "{} indices from {} by step {} on axis {} do not fit {}",
+                            a.len,
                             a.start,
-                            a.end,
+                            a.step,
                             a.axis,
                             ShapeDisplay(inputs[0])
                         ));
                     }
-                    out[a.axis] = a.end - a.start;
+                    out[a.axis] = a.len;
                 }
                 Ok(out)
             }
-            Op::GlobalAveragePool => {
+            Op::Transpose { perm } => {
+                let x = inputs[0];
+                let mut seen = vec![false; x.len()];
+                if perm.len() != x.len() || perm.iter().any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true)) {
+                    return Err(format!("perm {perm:?} is not a permutation of the axes of {}", ShapeDisplay(x)));
+                }
+                Ok(perm.iter().map(|&p| x[p]).collect())
+            }
+            Op::Pad { pads, mode } => {
+                let x = inputs[0];
+                if pads.len() != x.len() {
+                    return Err(format!("{} pads for {}", pads.len(), ShapeDisplay(x)));
+                }
+                let mut out = Vec::with_capacity(x.len());
+                for (a, (&d, p)) in x.iter().zip(pads).enumerate() {
+                    let limit = match mode {
+                        PadMode::Reflect => d.saturating_sub(1),
+                        PadMode::Wrap => d,
+                        PadMode::Constant(_) | PadMode::Edge => usize::MAX,
+                    };
+                    if p[0] > limit || p[1] > limit {
+                        return Err(format!("pads {:?} on axis {a} of {} are too wide for {mode:?} padding", p, ShapeDisplay(x)));
+                    }
+                    out.push(d.checked_add(p[0]).and_then(|v| v.checked_add(p[1])).ok_or("padded size overflows")?);
+                }
+                Ok(out)
+            }
+            Op::GlobalAveragePool | Op::GlobalMaxPool => {
                 let x = inputs[0];
                 if x.len() != 4 {
                     return Err(format!("input must be NCHW, got {}", ShapeDisplay(x)));
@@ -386,23 +676,16 @@ impl Op {
                     })
                     .collect())
             }
-            Op::AveragePool(p) => {
+            Op::AveragePool(p) | Op::MaxPool(p) => p.infer(inputs[0]),
+            Op::Resize(r) => {
                 let x = inputs[0];
-                if x.len() != 4 {
-                    return Err(format!("input must be NCHW, got {}", ShapeDisplay(x)));
+                if r.sizes.len() != x.len() || r.scales.len() != x.len() || r.sizes.contains(&0) {
+                    return Err(format!("cannot resize {} to {}", ShapeDisplay(x), ShapeDisplay(&r.sizes)));
                 }
-                let conv = Conv::new2(p.kernel, p.stride, p.pads, 1);
-                let [oh, ow] = conv.out_hw(x[2], x[3]).ok_or_else(|| {
-                    format!("window {}x{} does not fit input {}", p.kernel[0], p.kernel[1], ShapeDisplay(x))
-                })?;
-                Ok(vec![x[0], x[1], oh, ow])
-            }
-            Op::Resize { size } => {
-                let x = inputs[0];
-                if x.len() != 4 || size.contains(&0) {
-                    return Err(format!("cannot resize {} to {}x{}", ShapeDisplay(x), size[0], size[1]));
+                if r.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                    return Err(format!("scales {:?} must be positive and finite", r.scales));
                 }
-                Ok(vec![x[0], x[1], size[0], size[1]])
+                Ok(r.sizes.clone())
             }
             Op::Reshape { shape } => {
                 if super::checked_numel(shape).is_none() || super::checked_numel(shape) != super::checked_numel(inputs[0]) {
@@ -433,13 +716,7 @@ impl Op {
                 }
                 Ok(out)
             }
-            Op::MatMul => {
-                let (a, b) = (inputs[0], inputs[1]);
-                if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
-                    return Err(format!("cannot multiply {} by {}", ShapeDisplay(a), ShapeDisplay(b)));
-                }
-                Ok(vec![a[0], b[1]])
-            }
+            Op::MatMul => matmul_shape(inputs[0], inputs[1]),
             Op::Ghost { primary, cheap, channels, residual, scale, gate } => {
                 let mut pin = vec![inputs[0], inputs[1], inputs[2]];
                 if *scale {
@@ -497,7 +774,7 @@ impl Op {
                 let k = if *trans_a { inputs[0][0] } else { inputs[0][1] };
                 size(out).saturating_mul(k as u64)
             }
-            Op::MatMul => size(out).saturating_mul(inputs[0][1] as u64),
+            Op::MatMul => size(out).saturating_mul(inputs[0].last().copied().unwrap_or(1) as u64),
             Op::Ghost { primary, .. } => {
                 let x = inputs[0];
                 let (w1, w2) = (inputs[1], inputs[3]);
@@ -513,6 +790,29 @@ impl Op {
             _ => 0,
         }
     }
+}
+
+/// The shape of NumPy's `matmul(a, b)`.
+pub fn matmul_shape(a: &Shape, b: &Shape) -> Result<Shape, String> {
+    let bad = || format!("cannot multiply {} by {}", ShapeDisplay(a), ShapeDisplay(b));
+    if a.is_empty() || b.is_empty() {
+        return Err(bad());
+    }
+    let (m, k) = if a.len() == 1 { (1, a[0]) } else { (a[a.len() - 2], a[a.len() - 1]) };
+    let (kb, n) = if b.len() == 1 { (b[0], 1) } else { (b[b.len() - 2], b[b.len() - 1]) };
+    if k != kb {
+        return Err(bad());
+    }
+    let batch_a = a[..a.len().saturating_sub(2)].to_vec();
+    let batch_b = b[..b.len().saturating_sub(2)].to_vec();
+    let mut out = broadcast(&batch_a, &batch_b).map_err(|_| bad())?;
+    if a.len() > 1 {
+        out.push(m);
+    }
+    if b.len() > 1 {
+        out.push(n);
+    }
+    Ok(out)
 }
 
 /// NumPy multidirectional broadcasting of two shapes.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{checked_numel, Graph, ShapeDisplay, TensorId};
+use super::{checked_numel, Graph, ShapeDisplay, TensorId, MAX_RANK};
 
 /// One problem found in a graph.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -27,6 +27,10 @@ pub enum ValidationError {
     UndefinedOutput { tensor: String },
     #[error("graph output #{index} refers to a tensor that does not exist")]
     DanglingOutput { index: usize },
+    #[error("tensor '{tensor}' has {rank} dimensions; at most {MAX_RANK} are supported")]
+    Rank { tensor: String, rank: usize },
+    #[error("the graph has {outputs} outputs but {names} output names")]
+    OutputNames { outputs: usize, names: usize },
 }
 
 /// Every problem found in a graph, in node order.
@@ -52,6 +56,9 @@ impl Graph {
         let n_tensors = self.tensors.len();
         let mut defined = vec![false; n_tensors];
         for t in &self.tensors {
+            if t.shape.len() > MAX_RANK {
+                errors.push(ValidationError::Rank { tensor: t.name.clone(), rank: t.shape.len() });
+            }
             match checked_numel(&t.shape) {
                 None => errors.push(ValidationError::Overflow { tensor: t.name.clone() }),
                 Some(n) => {
@@ -122,6 +129,9 @@ impl Graph {
             } else if !defined[o.index()] {
                 errors.push(ValidationError::UndefinedOutput { tensor: name(o) });
             }
+        }
+        if !self.output_names.is_empty() && self.output_names.len() != self.outputs.len() {
+            errors.push(ValidationError::OutputNames { outputs: self.outputs.len(), names: self.output_names.len() });
         }
         if errors.is_empty() { Ok(()) } else { Err(ValidationErrors(errors)) }
     }

@@ -1,26 +1,20 @@
 //! Removes nodes whose outputs nothing reads, then drops unreferenced tensors.
 
+use super::rewrite;
 use crate::ir::Graph;
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut live = vec![false; g.tensors.len()];
-    for &o in &g.outputs {
-        live[o.index()] = true;
-    }
-    let mut keep = vec![false; g.nodes.len()];
-    for (i, n) in g.nodes.iter().enumerate().rev() {
-        if live[n.output.index()] {
-            keep[i] = true;
-            for &t in &n.inputs {
-                live[t.index()] = true;
-            }
+    // From the last node back, so a node's readers are gone before it is looked at.
+    let removed = rewrite::each_node_rev(g, |rw, i| {
+        let unread = rw.use_count(rw.node(i).output) == 0;
+        if unread {
+            rw.remove(i);
         }
-    }
-    let before = (g.nodes.len(), g.tensors.len());
-    let mut it = keep.iter();
-    g.nodes.retain(|_| *it.next().unwrap());
+        unread
+    });
+    let tensors = g.tensors.len();
     g.compact();
-    before != (g.nodes.len(), g.tensors.len())
+    removed || tensors != g.tensors.len()
 }
 
 #[cfg(test)]

@@ -3,22 +3,15 @@
 //! `b' = (b - mean) * s + beta`. A BatchNorm that follows no foldable convolution becomes a
 //! 1x1 depthwise convolution with those weights, so later passes see only convolutions.
 
+use super::rewrite::{self, Rewriter};
 use crate::ir::{Conv, Graph, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        let Op::BatchNorm { epsilon } = g.nodes[i].op else {
-            i += 1;
-            continue;
-        };
-        let n = &g.nodes[i];
-        let params: Option<Vec<&[f32]>> = n.inputs[1..].iter().map(|&t| g.data(t)).collect();
-        let Some(params) = params else {
-            i += 1;
-            continue;
-        };
+    rewrite::each_node(g, |rw, i| {
+        let Op::BatchNorm { epsilon } = rw.node(i).op else { return false };
+        let n = rw.node(i);
+        let params: Option<Vec<&[f32]>> = n.inputs[1..].iter().map(|&t| rw.data(t)).collect();
+        let Some(params) = params else { return false };
         let c = params[0].len();
         let mut scale = vec![0f64; c];
         let mut shift = vec![0f64; c];
@@ -27,68 +20,66 @@ pub fn run(g: &mut Graph) -> bool {
             scale[ch] = s;
             shift[ch] = params[1][ch] as f64 - params[2][ch] as f64 * s;
         }
-        let (x, out, name) = (n.inputs[0], n.output, n.name.clone());
-        let conv_at = g.producers().get(&x).copied().filter(|&p| foldable(g, p) && g.use_count(x) == 1);
-        if let Some(p) = conv_at {
-            fold_into(g, p, &scale, &shift);
-            let conv = &mut g.nodes[p];
-            conv.fused.push("BatchNormalization".into());
-            g.nodes.remove(i);
-            g.replace_uses(out, x);
-        } else if g.shape(x).len() == 4 {
-            let w = g.add_const(format!("{name}.folded_weight"), vec![c, 1, 1, 1], scale.iter().map(|&v| v as f32).collect());
-            let b = g.add_const(format!("{name}.folded_bias"), vec![c], shift.iter().map(|&v| v as f32).collect());
+        let (x, name) = (n.inputs[0], n.name.clone());
+        if let Some(p) = rw.exclusive_producer_if(x, |_| true).filter(|&p| foldable(rw, p)) {
+            scale_conv(rw, p, &scale, &shift);
+            rw.update(p, |conv| conv.fused.push("BatchNormalization".into()));
+            rw.bypass(i, 0);
+        } else if rw.shape(x).len() == 4 {
+            let w = rw.add_const(format!("{name}.folded_weight"), vec![c, 1, 1, 1], scale.iter().map(|&v| v as f32).collect());
+            let b = rw.add_const(format!("{name}.folded_bias"), vec![c], shift.iter().map(|&v| v as f32).collect());
             let mut conv = Conv::new(1, 1, 0, c);
             conv.bias = true;
-            let node = &mut g.nodes[i];
-            node.op = Op::Conv(conv);
-            node.inputs = vec![x, w, b];
-            node.fused.push("BatchNormalization".into());
-            i += 1;
+            rw.update(i, |node| {
+                node.op = Op::Conv(conv);
+                node.inputs = vec![x, w, b];
+                node.fused.push("BatchNormalization".into());
+            });
         } else {
-            i += 1;
-            continue;
+            return false;
         }
-        changed = true;
-    }
-    changed
+        true
+    })
 }
 
 /// A plain convolution (no epilogue yet) with constant weights and bias.
-fn foldable(g: &Graph, p: usize) -> bool {
-    let n = &g.nodes[p];
+pub(super) fn foldable(rw: &Rewriter<'_>, p: usize) -> bool {
+    let n = rw.node(p);
     match &n.op {
-        Op::Conv(c) => c.act.is_none() && !c.residual && !c.scale && n.inputs[1..].iter().all(|&t| g.tensor(t).is_const()),
+        Op::Conv(c) => c.act.is_none() && !c.residual && !c.scale && n.inputs[1..].iter().all(|&t| rw.is_const(t)),
         _ => false,
     }
 }
 
-fn fold_into(g: &mut Graph, p: usize, scale: &[f64], shift: &[f64]) {
+/// Makes the convolution at `p` compute `conv(x) * scale + shift` per output channel:
+/// `W' = W * scale`, `b' = b * scale + shift`, in `f64`.
+pub(super) fn scale_conv(rw: &mut Rewriter<'_>, p: usize, scale: &[f64], shift: &[f64]) {
     let (w, bias) = {
-        let n = &g.nodes[p];
+        let n = rw.node(p);
         let Op::Conv(c) = &n.op else { unreachable!() };
         (n.inputs[1], c.bias.then(|| n.inputs[2]))
     };
     let m = scale.len();
-    let wdata = g.data(w).unwrap();
+    let wdata = rw.data(w).unwrap();
     let per = wdata.len() / m;
     let new_w: Vec<f32> = wdata.iter().enumerate().map(|(i, &v)| (v as f64 * scale[i / per]) as f32).collect();
-    let old_b: Vec<f32> = bias.and_then(|b| g.data(b)).map_or(vec![0.0; m], <[f32]>::to_vec);
+    let old_b: Vec<f32> = bias.and_then(|b| rw.data(b)).map_or(vec![0.0; m], <[f32]>::to_vec);
     let new_b: Vec<f32> = (0..m).map(|o| (old_b[o] as f64 * scale[o] + shift[o]) as f32).collect();
-    let wname = format!("{}.folded", g.tensor(w).name);
-    let wshape = g.shape(w).clone();
-    let nw = g.add_const(wname, wshape, new_w);
-    let bname = format!("{}.bias_folded", g.nodes[p].name);
-    let nb = g.add_const(bname, vec![m], new_b);
-    let n = &mut g.nodes[p];
-    let Op::Conv(c) = &mut n.op else { unreachable!() };
-    n.inputs[1] = nw;
-    if c.bias {
-        n.inputs[2] = nb;
-    } else {
-        c.bias = true;
-        n.inputs.insert(2, nb);
-    }
+    let wname = format!("{}.folded", rw.graph().tensor(w).name);
+    let wshape = rw.shape(w).clone();
+    let nw = rw.add_const(wname, wshape, new_w);
+    let bname = format!("{}.bias_folded", rw.node(p).name);
+    let nb = rw.add_const(bname, vec![m], new_b);
+    rw.update(p, |n| {
+        let Op::Conv(c) = &mut n.op else { unreachable!() };
+        n.inputs[1] = nw;
+        if c.bias {
+            n.inputs[2] = nb;
+        } else {
+            c.bias = true;
+            n.inputs.insert(2, nb);
+        }
+    });
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! work ([`Graph::node_work`]) would take the pass over [`BUDGET`] stays in the graph (and
 //! runs with the network), so that a hostile model cannot make compiling take hours.
 
+use super::rewrite;
 use crate::interp::{self, Arg};
 use crate::ir::Graph;
 
@@ -11,26 +12,22 @@ use crate::ir::Graph;
 pub const BUDGET: u64 = 1 << 25;
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
     let mut spent = 0u64;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        let n = &g.nodes[i];
-        let foldable = !n.inputs.is_empty() && n.inputs.iter().all(|&t| g.tensor(t).is_const());
-        let work = if foldable { g.node_work(n) } else { 0 };
-        if foldable && spent.saturating_add(work) <= BUDGET {
-            spent += work;
-            let args: Vec<Arg<'_>> = n.inputs.iter().map(|&t| Arg { shape: g.shape(t), data: g.data(t).unwrap() }).collect();
-            let value = interp::eval(&n.op, &args, g.shape(n.output));
-            let out = n.output;
-            g.tensor_mut(out).data = Some(value);
-            g.nodes.remove(i);
-            changed = true;
-        } else {
-            i += 1;
+    rewrite::each_node(g, |rw, i| {
+        let n = rw.node(i);
+        let foldable = !n.inputs.is_empty() && n.inputs.iter().all(|&t| rw.is_const(t));
+        let work = if foldable { rw.graph().node_work(n) } else { 0 };
+        if !foldable || spent.saturating_add(work) > BUDGET {
+            return false;
         }
-    }
-    changed
+        spent += work;
+        let args: Vec<Arg<'_>> = n.inputs.iter().map(|&t| Arg { shape: rw.shape(t), data: rw.data(t).unwrap() }).collect();
+        let value = interp::eval(&n.op, &args, rw.shape(n.output));
+        let out = n.output;
+        rw.remove(i);
+        rw.set_data(out, value);
+        true
+    })
 }
 
 #[cfg(test)]

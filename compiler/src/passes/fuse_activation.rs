@@ -1,36 +1,25 @@
 //! Moves an activation into the epilogue of the convolution that produces its input,
 //! when nothing else reads the convolution's output.
 
+use super::rewrite;
 use crate::ir::{Graph, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        let Op::Activation(act) = g.nodes[i].op else {
-            i += 1;
-            continue;
+    rewrite::each_node(g, |rw, i| {
+        let Op::Activation(act) = rw.node(i).op else { return false };
+        let x = rw.node(i).inputs[0];
+        let Some(p) = rw.exclusive_producer_if(x, |op| matches!(op, Op::Conv(c) if c.act.is_none() && !c.residual)) else {
+            return false;
         };
-        let x = g.nodes[i].inputs[0];
-        let producer = g.producers().get(&x).copied();
-        let fusable = producer.filter(|&p| {
-            matches!(&g.nodes[p].op, Op::Conv(c) if c.act.is_none() && !c.residual) && g.use_count(x) == 1
-        });
-        if let Some(p) = fusable {
-            let out = g.nodes[i].output;
-            let node = &mut g.nodes[p];
+        rw.update(p, |node| {
             if let Op::Conv(c) = &mut node.op {
                 c.act = Some(act);
             }
             node.fused.push(act.onnx_name().into());
-            g.nodes.remove(i);
-            g.replace_uses(out, x);
-            changed = true;
-        } else {
-            i += 1;
-        }
-    }
-    changed
+        });
+        rw.bypass(i, 0);
+        true
+    })
 }
 
 #[cfg(test)]

@@ -2,50 +2,44 @@
 //! gate input; the back end multiplies by the upsampled gate as it writes the output, so
 //! the full-resolution gate is never materialized.
 
+use super::rewrite::{self, Rewriter};
 use crate::ir::{Graph, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        match find(g, i) {
-            Some((ghost, resize, gate)) => {
-                let mut node = g.nodes[ghost].clone();
-                if let Op::Ghost { gate: has_gate, .. } = &mut node.op {
-                    *has_gate = true;
-                }
-                node.inputs.push(gate);
-                node.output = g.nodes[i].output;
-                node.fused.extend(["Resize".to_string(), "Mul".to_string()]);
-                g.nodes[i] = node;
-                let (a, b) = (ghost.max(resize), ghost.min(resize));
-                g.nodes.remove(a);
-                g.nodes.remove(b);
-                changed = true;
-                i = 0;
-            }
-            None => i += 1,
+    rewrite::each_node(g, |rw, i| {
+        let Some((ghost, resize, gate)) = find(rw, i) else { return false };
+        let mut node = rw.node(ghost).clone();
+        if let Op::Ghost { gate: has_gate, .. } = &mut node.op {
+            *has_gate = true;
         }
-    }
-    changed
+        node.inputs.push(gate);
+        node.output = rw.node(i).output;
+        node.fused.extend(["Resize".to_string(), "Mul".to_string()]);
+        rw.replace(i, node);
+        rw.remove(ghost);
+        rw.remove(resize);
+        true
+    })
 }
 
 /// For a `Mul` at `i`: the ghost node, the resize node and the low-resolution gate.
-fn find(g: &Graph, i: usize) -> Option<(usize, usize, crate::ir::TensorId)> {
-    let n = &g.nodes[i];
+fn find(g: &Rewriter<'_>, i: usize) -> Option<(usize, usize, crate::ir::TensorId)> {
+    let n = g.node(i);
     if !matches!(n.op, Op::Mul) {
         return None;
     }
-    let producers = g.producers();
     for k in 0..2 {
         let (y, u) = (n.inputs[k], n.inputs[1 - k]);
-        let (Some(&ghost), Some(&resize)) = (producers.get(&y), producers.get(&u)) else { continue };
-        let ok_ghost = matches!(g.nodes[ghost].op, Op::Ghost { gate: false, residual: false, .. });
-        let ok_resize = matches!(g.nodes[resize].op, Op::Resize { .. });
-        if !ok_ghost || !ok_resize || g.use_count(y) != 1 || g.use_count(u) != 1 || y == u {
+        let (Some(ghost), Some(resize)) = (g.producer(y), g.producer(u)) else { continue };
+        let ok_ghost = matches!(g.node(ghost).op, Op::Ghost { gate: false, residual: false, .. });
+        // The ghost module upsamples its gate by `floor(y * h / H)`: only a Resize that
+        // reads the same pixels can join it.
+        let gate_shape = g.shape(g.node(resize).inputs[0]);
+        let ok_resize = matches!(&g.node(resize).op, Op::Resize(r) if r.is_floor_exact(gate_shape)) && !g.is_const(g.node(resize).inputs[0]);
+        if !ok_ghost || !ok_resize || !g.exclusive(y) || !g.exclusive(u) || y == u {
             continue;
         }
-        let gate = g.nodes[resize].inputs[0];
+        let gate = g.node(resize).inputs[0];
         let (gs, ys) = (g.shape(gate), g.shape(y));
         if g.shape(u) == ys && gs.len() == 4 && gs[..2] == ys[..2] {
             return Some((ghost, resize, gate));
@@ -77,7 +71,7 @@ mod tests {
             let (gh, gw) = (h / 2, w / 2);
             let gate = konst(&mut g, "gate_src", vec![1, 8, gh, gw], 5);
             let gate = g.push("sig", Op::Activation(Act::Sigmoid), vec![gate]).unwrap();
-            let up = g.push("up", Op::Resize { size: [h, w] }, vec![gate]).unwrap();
+            let up = g.push("up", Op::Resize(crate::ir::Resize::nearest(&[1, 8, gh, gw], vec![1, 8, h, w])), vec![gate]).unwrap();
             let z = g.push("mul", Op::Mul, vec![y, up]).unwrap();
             g.outputs.push(z);
             assert!(assert_preserves(&mut g, run));

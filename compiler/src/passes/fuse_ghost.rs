@@ -2,21 +2,17 @@
 //! 1x1 convolution and `c` a stride-1 depthwise convolution of `p` becomes one `Ghost` op.
 //! The back end writes both halves straight into one buffer: no concat, no slice copy.
 
+use super::rewrite::{self, Rewriter};
 use crate::ir::{Conv, Graph, Node, Op, TensorId};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        if let Some(m) = find(g, i) {
-            apply(g, m);
-            changed = true;
-            i = 0;
-        } else {
-            i += 1;
+    rewrite::each_node(g, |rw, i| match find(rw, i) {
+        Some(m) => {
+            apply(rw, m);
+            true
         }
-    }
-    changed
+        None => false,
+    })
 }
 
 struct Match {
@@ -27,18 +23,22 @@ struct Match {
     channels: usize,
 }
 
-fn find(g: &Graph, concat: usize) -> Option<Match> {
-    let n = &g.nodes[concat];
+fn find(g: &Rewriter<'_>, concat: usize) -> Option<Match> {
+    let n = g.node(concat);
     if !matches!(n.op, Op::Concat { axis: 1 }) || n.inputs.len() != 2 || g.shape(n.output).len() != 4 {
         return None;
     }
-    let producers = g.producers();
-    let (p, c) = (*producers.get(&n.inputs[0])?, *producers.get(&n.inputs[1])?);
-    let (pn, cn) = (&g.nodes[p], &g.nodes[c]);
+    let (p, c) = (g.producer(n.inputs[0])?, g.producer(n.inputs[1])?);
+    let (pn, cn) = (g.node(p), g.node(c));
     let (Op::Conv(pc), Op::Conv(cc)) = (&pn.op, &cn.op) else { return None };
     let pointwise = pc.kernel == [1, 1] && pc.stride == [1, 1] && pc.groups == 1 && pc.pads == [0; 4] && !pc.residual;
     let channels_p = g.shape(pn.output)[1];
-    let depthwise = cc.groups == channels_p && g.shape(cn.output)[1] == channels_p && cc.stride == [1, 1] && !cc.residual && !cc.scale;
+    let depthwise = cc.groups == channels_p
+        && g.shape(cn.output)[1] == channels_p
+        && cc.stride == [1, 1]
+        && cc.dilation == [1, 1]
+        && !cc.residual
+        && !cc.scale;
     let same_size = g.shape(cn.output)[2..] == g.shape(pn.output)[2..];
     if !(pointwise && depthwise && same_size && cn.inputs[0] == pn.output) {
         return None;
@@ -49,18 +49,16 @@ fn find(g: &Graph, concat: usize) -> Option<Match> {
     let mut weights = vec![pn.inputs[1]];
     weights.extend(pc.bias_input().map(|b| pn.inputs[b]));
     weights.extend(&cn.inputs[1..]);
-    let weights_const = weights.iter().all(|&t| g.tensor(t).is_const());
-    if !weights_const {
+    // Constant weights over a computed input (and scale): what the fused kernels take.
+    let weights_const = weights.iter().all(|&t| g.is_const(t));
+    let computed = !g.is_const(pn.inputs[0]) && pc.scale_input().is_none_or(|i| !g.is_const(pn.inputs[i]));
+    if !weights_const || !computed {
         return None;
     }
     let total = g.shape(n.output)[1];
-    let consumers = g.consumers();
-    let slice = consumers.get(&n.output).filter(|v| v.len() == 1 && g.use_count(n.output) == 1).and_then(|v| {
-        let s = v[0];
-        match &g.nodes[s].op {
-            Op::Slice { axes } if axes.len() == 1 && axes[0].axis == 1 && axes[0].start == 0 => Some((s, axes[0].end)),
-            _ => None,
-        }
+    let slice = g.readers(n.output).first().copied().filter(|_| g.exclusive(n.output)).and_then(|s| match &g.node(s).op {
+        Op::Slice { axes } if axes.len() == 1 && axes[0].axis == 1 && axes[0].start == 0 && axes[0].step == 1 => Some((s, axes[0].len)),
+        _ => None,
     });
     let channels = slice.map_or(total, |(_, end)| end);
     if channels < channels_p {
@@ -69,8 +67,8 @@ fn find(g: &Graph, concat: usize) -> Option<Match> {
     Some(Match { primary: p, cheap: c, concat, slice: slice.map(|(s, _)| s), channels })
 }
 
-fn with_bias(g: &mut Graph, node: usize) -> (Conv, TensorId, TensorId) {
-    let n = &g.nodes[node];
+fn with_bias(g: &mut Rewriter<'_>, node: usize) -> (Conv, TensorId, TensorId) {
+    let n = g.node(node);
     let Op::Conv(c) = &n.op else { unreachable!() };
     let mut c = c.clone();
     let w = n.inputs[1];
@@ -85,40 +83,39 @@ fn with_bias(g: &mut Graph, node: usize) -> (Conv, TensorId, TensorId) {
     (c, w, b)
 }
 
-fn apply(g: &mut Graph, m: Match) {
+fn apply(g: &mut Rewriter<'_>, m: Match) {
     // The input scale's position, before `with_bias` adds a bias the node's inputs lack.
-    let scale_input = match &g.nodes[m.primary].op {
-        Op::Conv(c) => c.scale_input().map(|i| g.nodes[m.primary].inputs[i]),
+    let scale_input = match &g.node(m.primary).op {
+        Op::Conv(c) => c.scale_input().map(|i| g.node(m.primary).inputs[i]),
         _ => unreachable!(),
     };
     let (mut primary, w1, b1) = with_bias(g, m.primary);
     let (cheap, w2, b2) = with_bias(g, m.cheap);
-    let pn = &g.nodes[m.primary];
+    let pn = g.node(m.primary);
     let x = pn.inputs[0];
     let scale = primary.scale;
     primary.scale = false;
     let last = m.slice.unwrap_or(m.concat);
-    let output = g.nodes[last].output;
+    let output = g.node(last).output;
     let mut inputs = vec![x, w1, b1, w2, b2];
     inputs.extend(scale_input);
     // `blocks.3.0.ghost1.primary_conv.0` (or `.primary_rpr_conv` once re-parameterized)
     // names the module `blocks.3.0.ghost1`.
     let name = pn.name.find(".primary").map_or_else(|| format!("{}/ghost", pn.name), |at| pn.name[..at].to_string());
-    let mut fused: Vec<String> = g.nodes[m.primary].fused.iter().map(|f| format!("primary {f}")).collect();
-    fused.extend(g.nodes[m.cheap].fused.iter().map(|f| format!("cheap {f}")));
+    let mut fused: Vec<String> = g.node(m.primary).fused.iter().map(|f| format!("primary {f}")).collect();
+    fused.extend(g.node(m.cheap).fused.iter().map(|f| format!("cheap {f}")));
     fused.push("Concat".into());
     if m.slice.is_some() {
         fused.push("Slice".into());
     }
     let op = Op::Ghost { primary, cheap, channels: m.channels, residual: false, scale, gate: false };
-    g.nodes[last] = Node { name, op, inputs, output, fused };
-    let mut dead = vec![m.primary, m.cheap];
+    // The module's matrix product is the primary convolution's: its precision goes along.
+    let (precision, quant) = (g.node(m.primary).precision, g.node(m.primary).quant.clone());
+    g.replace(last, Node { precision, quant, ..Node::new(name, op, inputs, output, fused) });
+    g.remove(m.primary);
+    g.remove(m.cheap);
     if m.slice.is_some() {
-        dead.push(m.concat);
-    }
-    dead.sort_unstable();
-    for d in dead.into_iter().rev() {
-        g.nodes.remove(d);
+        g.remove(m.concat);
     }
 }
 
@@ -142,7 +139,7 @@ mod tests {
         let c = g.push("g.cheap_operation.0", Op::Conv(cc), vec![p, w2, b2]).unwrap();
         let mut y = g.push("cat", Op::Concat { axis: 1 }, vec![p, c]).unwrap();
         if let Some(end) = slice_to {
-            y = g.push("slice", Op::Slice { axes: vec![SliceAxis { axis: 1, start: 0, end }] }, vec![y]).unwrap();
+            y = g.push("slice", Op::Slice { axes: vec![SliceAxis::range(1, 0, end)] }, vec![y]).unwrap();
         }
         g.outputs.push(y);
         g

@@ -2,26 +2,23 @@
 //! convolution (the conv shortcut, whose GEMM then accumulates onto the other operand),
 //! else a ghost module, else any convolution. The fused node takes the Add's place.
 
+use super::rewrite;
 use crate::ir::{Graph, Node, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        if !matches!(g.nodes[i].op, Op::Add) || g.shape(g.nodes[i].inputs[0]) != g.shape(g.nodes[i].inputs[1]) {
-            i += 1;
-            continue;
+    rewrite::each_node(g, |rw, i| {
+        if !matches!(rw.node(i).op, Op::Add) || rw.shape(rw.node(i).inputs[0]) != rw.shape(rw.node(i).inputs[1]) {
+            return false;
         }
-        let producers = g.producers();
-        let add = &g.nodes[i];
+        let add = rw.node(i);
         let mut best: Option<(u8, usize, usize)> = None;
         for (k, &t) in add.inputs.iter().enumerate() {
             let other = add.inputs[1 - k];
-            let Some(&p) = producers.get(&t) else { continue };
-            if g.use_count(t) != 1 || other == t {
+            let Some(p) = rw.producer(t) else { continue };
+            if !rw.exclusive(t) || other == t {
                 continue;
             }
-            let rank = match &g.nodes[p].op {
+            let rank = match &rw.node(p).op {
                 Op::Conv(c) if !c.residual && c.kernel == [1, 1] && c.groups == 1 => 0,
                 Op::Ghost { residual: false, .. } => 1,
                 Op::Conv(c) if !c.residual => 2,
@@ -31,13 +28,10 @@ pub fn run(g: &mut Graph) -> bool {
                 best = Some((rank, p, 1 - k));
             }
         }
-        let Some((_, p, other)) = best else {
-            i += 1;
-            continue;
-        };
+        let Some((_, p, other)) = best else { return false };
         let residual = add.inputs[other];
         let output = add.output;
-        let mut node: Node = g.nodes[p].clone();
+        let mut node: Node = rw.node(p).clone();
         match &mut node.op {
             Op::Conv(c) => {
                 let at = 2 + c.bias as usize;
@@ -52,11 +46,10 @@ pub fn run(g: &mut Graph) -> bool {
         }
         node.output = output;
         node.fused.push("Add".into());
-        g.nodes[i] = node;
-        g.nodes.remove(p);
-        changed = true;
-    }
-    changed
+        rw.replace(i, node);
+        rw.remove(p);
+        true
+    })
 }
 
 #[cfg(test)]

@@ -2,53 +2,53 @@
 //! squeeze-excite output) into the 1x1 convolutions that read the product: they scale
 //! their weights' input rows by `s` instead, and the product is never stored.
 
+use super::rewrite;
 use crate::ir::{Graph, Op};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        if !matches!(g.nodes[i].op, Op::Mul) {
-            i += 1;
-            continue;
+    rewrite::each_node(g, |rw, i| {
+        if !matches!(rw.node(i).op, Op::Mul) {
+            return false;
         }
-        let n = &g.nodes[i];
+        let n = rw.node(i);
         let (a, b, out) = (n.inputs[0], n.inputs[1], n.output);
-        let (sa, sb) = (g.shape(a), g.shape(b));
+        let (sa, sb) = (rw.shape(a), rw.shape(b));
         let gate_of = |x: &Vec<usize>, s: &Vec<usize>| x.len() == 4 && *s == vec![x[0], x[1], 1, 1] && x[2] * x[3] > 1;
         let (x, s) = if gate_of(sa, sb) {
             (a, b)
         } else if gate_of(sb, sa) {
             (b, a)
         } else {
-            i += 1;
-            continue;
+            return false;
         };
-        let readers: Vec<usize> = (0..g.nodes.len()).filter(|&j| g.nodes[j].inputs.contains(&out)).collect();
-        let ok = !g.outputs.contains(&out)
+        // The scale is read at run time; a constant one is folded into weights instead.
+        if rw.is_const(s) || rw.is_const(x) {
+            return false;
+        }
+        let readers = rw.readers(out).to_vec();
+        let ok = !rw.is_output(out)
             && !readers.is_empty()
             && readers.iter().all(|&j| {
-                let r = &g.nodes[j];
+                let r = rw.node(j);
                 matches!(&r.op, Op::Conv(c) if c.kernel == [1, 1] && c.groups == 1 && !c.scale)
                     && r.inputs[0] == out
                     && r.inputs[1..].iter().all(|&t| t != out)
             });
         if !ok {
-            i += 1;
-            continue;
+            return false;
         }
-        for &j in &readers {
-            let r = &mut g.nodes[j];
-            let Op::Conv(c) = &mut r.op else { unreachable!() };
-            c.scale = true;
-            r.inputs[0] = x;
-            r.inputs.push(s);
-            r.fused.push("Mul".into());
+        for j in readers {
+            rw.update(j, |r| {
+                let Op::Conv(c) = &mut r.op else { unreachable!() };
+                c.scale = true;
+                r.inputs[0] = x;
+                r.inputs.push(s);
+                r.fused.push("Mul".into());
+            });
         }
-        g.nodes.remove(i);
-        changed = true;
-    }
-    changed
+        rw.remove(i);
+        true
+    })
 }
 
 #[cfg(test)]

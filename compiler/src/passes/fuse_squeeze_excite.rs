@@ -2,32 +2,22 @@
 //! convolution with a gate activation, and fuses it into one `SqueezeExcite` op producing
 //! the `N x C x 1 x 1` gate (its multiply is left to `fuse_scale`).
 
-use crate::ir::{Conv, Graph, Op, TensorId};
+use super::rewrite::{self, Rewriter};
+use crate::ir::{Conv, Graph, Node, Op, TensorId};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        match find(g, i) {
-            Some(m) => {
-                let expand = &g.nodes[m.expand];
-                let name = expand.name.rsplit_once('.').map_or(expand.name.clone(), |(p, _)| p.to_string());
-                let out = expand.output;
-                let op = Op::SqueezeExcite { act: m.act, gate: m.gate };
-                let fused = vec![g.nodes[m.mean].op.name().into(), "Conv".into(), m.act.onnx_name().into(), "Conv".into(), m.gate.onnx_name().into()];
-                let node = crate::ir::Node { name, op, inputs: m.inputs, output: out, fused };
-                g.nodes[m.expand] = node;
-                // Remove the mean and the reduce conv (both before `expand`).
-                let (a, b) = (m.mean.max(m.reduce), m.mean.min(m.reduce));
-                g.nodes.remove(a);
-                g.nodes.remove(b);
-                changed = true;
-                i = 0;
-            }
-            None => i += 1,
-        }
-    }
-    changed
+    rewrite::each_node(g, |rw, i| {
+        let Some(m) = find(rw, i) else { return false };
+        let expand = rw.node(m.expand);
+        let name = expand.name.rsplit_once('.').map_or(expand.name.clone(), |(p, _)| p.to_string());
+        let out = expand.output;
+        let op = Op::SqueezeExcite { act: m.act, gate: m.gate };
+        let fused = vec![rw.node(m.mean).op.name().into(), "Conv".into(), m.act.onnx_name().into(), "Conv".into(), m.gate.onnx_name().into()];
+        rw.replace(m.expand, Node::new(name, op, m.inputs, out, fused));
+        rw.remove(m.mean);
+        rw.remove(m.reduce);
+        true
+    })
 }
 
 struct Match {
@@ -44,32 +34,31 @@ fn pointwise(c: &Conv) -> bool {
 }
 
 /// The pattern ending at node `expand`, if it is one.
-fn find(g: &Graph, expand: usize) -> Option<Match> {
-    let e = &g.nodes[expand];
+fn find(g: &Rewriter<'_>, expand: usize) -> Option<Match> {
+    let e = g.node(expand);
     let Op::Conv(ec) = &e.op else { return None };
     let gate = ec.act?;
     if !pointwise(ec) {
         return None;
     }
-    let producers = g.producers();
-    let reduce = *producers.get(&e.inputs[0])?;
-    let r = &g.nodes[reduce];
+    let reduce = g.exclusive_producer_if(e.inputs[0], |op| matches!(op, Op::Conv(_)))?;
+    let r = g.node(reduce);
     let Op::Conv(rc) = &r.op else { return None };
     let act = rc.act?;
-    if !pointwise(rc) || g.use_count(r.output) != 1 {
+    if !pointwise(rc) {
         return None;
     }
-    let mean = *producers.get(&r.inputs[0])?;
-    let m = &g.nodes[mean];
+    let mean = g.exclusive_producer_if(r.inputs[0], |_| true)?;
+    let m = g.node(mean);
     let spatial = match &m.op {
         Op::GlobalAveragePool => true,
         Op::ReduceMean { axes, keepdims } => *keepdims && axes == &[2, 3],
         _ => false,
     };
-    if !spatial || g.use_count(m.output) != 1 || g.shape(m.inputs[0]).len() != 4 {
+    if !spatial || g.shape(m.inputs[0]).len() != 4 || g.is_const(m.inputs[0]) {
         return None;
     }
-    let all_const = [r.inputs[1], r.inputs[2], e.inputs[1], e.inputs[2]].iter().all(|&t| g.tensor(t).is_const());
+    let all_const = [r.inputs[1], r.inputs[2], e.inputs[1], e.inputs[2]].iter().all(|&t| g.is_const(t));
     if !all_const {
         return None;
     }

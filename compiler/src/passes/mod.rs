@@ -1,11 +1,17 @@
 //! Graph rewrites. Each pass is small and named for what it does; the driver validates
-//! the graph after every pass, so a broken rewrite is caught where it happens.
+//! the graph after every pass, so a broken rewrite is caught where it happens. Passes
+//! rewrite through [`rewrite::Rewriter`], which keeps the producer and reader maps up to
+//! date, so a pass is one walk over the nodes, linear in their number.
 //!
 //! - [`NORMALIZE`] simplifies without changing which ops exist: identities and no-op
-//!   reshapes go, constant subgraphs are evaluated, BatchNorm folds into convolutions, and
-//!   parallel convolution branches that are summed merge into one (re-parameterization).
+//!   reshapes go, constant subgraphs are evaluated, neutral constants (`x + 0`, `x * 1`)
+//!   go and per-channel constants fold into the convolution before them, BatchNorm folds
+//!   into convolutions, and parallel convolution branches that are summed merge into one
+//!   (re-parameterization).
 //! - [`FUSE`] builds the fused ops the back end runs (see the `ir` docs for their math).
 
+mod absorb_fake_quant;
+mod assign_precision;
 mod dead_code;
 mod fold_batchnorm;
 mod fold_constants;
@@ -18,8 +24,10 @@ mod fuse_squeeze_excite;
 mod order_for_memory;
 mod remove_identity;
 mod reparameterize;
+pub mod rewrite;
+mod simplify;
 
-use crate::ir::{Graph, ValidationErrors};
+use crate::ir::{Graph, Precision, ValidationErrors};
 
 /// A named graph rewrite; `run` returns whether it changed anything.
 pub struct Pass {
@@ -31,6 +39,7 @@ pub struct Pass {
 pub const NORMALIZE: &[Pass] = &[
     Pass { name: "remove_identity", run: remove_identity::run },
     Pass { name: "fold_constants", run: fold_constants::run },
+    Pass { name: "simplify", run: simplify::run },
     Pass { name: "fold_batchnorm", run: fold_batchnorm::run },
     Pass { name: "reparameterize", run: reparameterize::run },
     Pass { name: "dead_code", run: dead_code::run },
@@ -57,6 +66,24 @@ pub const FUSE: &[Pass] = &[
 pub struct Error {
     pub pass: &'static str,
     pub errors: ValidationErrors,
+}
+
+/// Compiles a QDQ model's fake quantization: into the quantization of the layers it feeds
+/// (`int8`) and clamps; see `absorb_fake_quant`. Run before [`NORMALIZE`].
+pub fn absorb_fake_quant(graph: &mut Graph, int8: bool) -> Result<(), Error> {
+    if absorb_fake_quant::run(graph, int8) {
+        graph.validate().map_err(|errors| Error { pass: "absorb_fake_quant", errors })?;
+    }
+    Ok(())
+}
+
+/// Sets every node's precision: `precision` for the matrix products by constant weights,
+/// `f32` for everything else. Run after [`FUSE`], which builds the nodes it looks at.
+pub fn set_precision(graph: &mut Graph, precision: Precision) -> Result<(), Error> {
+    if assign_precision::run(graph, precision) {
+        graph.validate().map_err(|errors| Error { pass: "assign_precision", errors })?;
+    }
+    Ok(())
 }
 
 /// Runs `passes` in order, repeating the list until none changes the graph (at most

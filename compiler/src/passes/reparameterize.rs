@@ -4,21 +4,17 @@
 //! added; a grouped branch (e.g. a BatchNorm-only identity branch, which BatchNorm folding
 //! turned into a 1x1 depthwise convolution) is widened to the other's grouping first.
 
+use super::rewrite::{self, Rewriter};
 use crate::ir::{Conv, Graph, Node, Op, TensorId};
 
 pub fn run(g: &mut Graph) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        if let Some((a, b)) = find(g, i) {
-            merge(g, i, a, b);
-            changed = true;
-            i = 0;
-        } else {
-            i += 1;
+    rewrite::each_node(g, |rw, i| match find(rw, i) {
+        Some((a, b)) => {
+            merge(rw, i, a, b);
+            true
         }
-    }
-    changed
+        None => false,
+    })
 }
 
 fn plain(c: &Conv) -> bool {
@@ -26,19 +22,18 @@ fn plain(c: &Conv) -> bool {
 }
 
 /// For an `Add` at `i` of two convolution outputs that can merge: their node indices.
-fn find(g: &Graph, i: usize) -> Option<(usize, usize)> {
-    let n = &g.nodes[i];
+fn find(g: &Rewriter<'_>, i: usize) -> Option<(usize, usize)> {
+    let n = g.node(i);
     if !matches!(n.op, Op::Add) || n.inputs[0] == n.inputs[1] {
         return None;
     }
-    let producers = g.producers();
-    let (a, b) = (*producers.get(&n.inputs[0])?, *producers.get(&n.inputs[1])?);
-    let (na, nb) = (&g.nodes[a], &g.nodes[b]);
+    let (a, b) = (g.producer(n.inputs[0])?, g.producer(n.inputs[1])?);
+    let (na, nb) = (g.node(a), g.node(b));
     let (Op::Conv(ca), Op::Conv(cb)) = (&na.op, &nb.op) else { return None };
     let same_input = na.inputs[0] == nb.inputs[0];
     let compatible = plain(ca) && plain(cb) && ca.stride == cb.stride && ca.dilation == [1, 1] && cb.dilation == [1, 1];
-    let single_use = g.use_count(na.output) == 1 && g.use_count(nb.output) == 1;
-    let consts = na.inputs[1..].iter().chain(&nb.inputs[1..]).all(|&t| g.tensor(t).is_const());
+    let single_use = g.exclusive(na.output) && g.exclusive(nb.output);
+    let consts = na.inputs[1..].iter().chain(&nb.inputs[1..]).all(|&t| g.is_const(t));
     let shapes = g.shape(na.output) == g.shape(n.output) && g.shape(nb.output) == g.shape(n.output);
     if !(same_input && compatible && single_use && consts && shapes) {
         return None;
@@ -83,8 +78,8 @@ fn widen(c: &Conv, w: &[f32], shape: &[usize], cin: usize, groups_to: usize, ker
     out
 }
 
-fn merge(g: &mut Graph, add: usize, a: usize, b: usize) {
-    let (na, nb) = (g.nodes[a].clone(), g.nodes[b].clone());
+fn merge(g: &mut Rewriter<'_>, add: usize, a: usize, b: usize) {
+    let (na, nb) = (g.node(a).clone(), g.node(b).clone());
     let (Op::Conv(ca), Op::Conv(cb)) = (&na.op, &nb.op) else { unreachable!() };
     let cin = g.shape(na.inputs[0])[1];
     let m = g.shape(na.output)[1];
@@ -109,12 +104,11 @@ fn merge(g: &mut Graph, add: usize, a: usize, b: usize) {
         fused = vec![merged(&na, ca)];
     }
     fused.push(merged(&nb, cb));
-    let output = g.nodes[add].output;
+    let output = g.node(add).output;
     let name = common_prefix(&na.name, &nb.name);
-    g.nodes[add] = Node { name, op: Op::Conv(conv), inputs: vec![na.inputs[0], wt, bt], output, fused };
-    let (hi, lo) = (a.max(b), a.min(b));
-    g.nodes.remove(hi);
-    g.nodes.remove(lo);
+    g.replace(add, Node::new(name, Op::Conv(conv), vec![na.inputs[0], wt, bt], output, fused));
+    g.remove(a);
+    g.remove(b);
 }
 
 /// The shared dotted prefix of two layer names (`blocks.0.0.ghost1.primary_rpr_conv.0` and

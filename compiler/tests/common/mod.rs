@@ -87,9 +87,28 @@ pub fn have_onnxruntime() -> bool {
     ok
 }
 
-/// Runs `model` under ONNX Runtime on `input`, returning the first output.
+/// Whether Python with Pillow is available. Without it the test is skipped with a notice,
+/// except under `CI`, where it fails.
+pub fn have_pillow() -> bool {
+    let ok = std::process::Command::new("python3").args(["-c", "import PIL"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("python3 with Pillow is required under CI (.ci/run installs it)");
+        }
+        eprintln!("notice: python3 with Pillow is missing; skipping this comparison with Pillow");
+    }
+    ok
+}
+
+/// Runs `model` under ONNX Runtime on `input`, returning every output, flattened, back to
+/// back in the graph's order; the files it passes go beside the model.
 pub fn onnxruntime(model: &std::path::Path, input: &[f32]) -> Vec<f32> {
-    let dir = model.parent().unwrap();
+    onnxruntime_in(model.parent().unwrap(), model, input)
+}
+
+/// Runs `model` under ONNX Runtime on `input` (one input or several back to back), returning
+/// every output of each, flattened, back to back; the files it passes go into `dir`.
+pub fn onnxruntime_in(dir: &std::path::Path, model: &std::path::Path, input: &[f32]) -> Vec<f32> {
     let (inp, out) = (dir.join("ort_in.bin"), dir.join("ort_out.bin"));
     std::fs::write(&inp, input.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ort_run.py");
@@ -136,3 +155,39 @@ pub fn random_spec(seed: u64) -> ghostnet_compiler::front::dsl::Spec {
     }
 }
 
+
+/// Deterministic pseudo-random standard-normal values (Box-Muller over [`test_input`]).
+pub fn normal_input(len: usize, seed: u64) -> Vec<f32> {
+    let u = test_input(2 * len, seed);
+    (0..len)
+        .map(|i| {
+            let (a, b) = ((u[2 * i] + 1.0) / 2.0, (u[2 * i + 1] + 1.0) / 2.0);
+            let r = (-2.0 * (a.max(1e-7) as f64).ln()).sqrt();
+            (r * (2.0 * std::f64::consts::PI * b as f64).cos()) as f32
+        })
+        .collect()
+}
+
+/// Signal-to-quantization-noise ratio of `got` against `want`, in dB.
+pub fn sqnr_db(got: &[f32], want: &[f32]) -> f64 {
+    let signal: f64 = want.iter().map(|&w| (w as f64).powi(2)).sum();
+    let noise: f64 = got.iter().zip(want).map(|(&g, &w)| (g as f64 - w as f64).powi(2)).sum();
+    10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10()
+}
+
+/// Asserts, for each output (flattened back to back in `got` and `want`, of `shapes`),
+/// `max |got - want| <= rel * max |want|`.
+pub fn assert_outputs_close(what: &str, got: &[f32], want: &[f32], shapes: &[Vec<usize>], rel: f32) {
+    let total: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    assert_eq!((got.len(), want.len()), (total, total), "{what}: lengths");
+    let mut at = 0;
+    for (k, s) in shapes.iter().enumerate() {
+        let n: usize = s.iter().product();
+        let (g, w) = (&got[at..at + n], &want[at..at + n]);
+        let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= rel * scale, "{what}: output {k} {s:?}: max |diff| {diff:e} > {rel:e} * max |ref| {scale:e}");
+        eprintln!("{what}: output {k}: max |diff| {diff:.3e} = {:.3e} of max |ref| {scale:.3e}", diff / scale.max(f32::MIN_POSITIVE));
+        at += n;
+    }
+}

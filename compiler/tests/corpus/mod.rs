@@ -328,20 +328,20 @@ pub fn cases() -> Vec<Case> {
         let t = m.graph.as_mut().unwrap().initializer.iter_mut().find(|t| t.name == shape_input).unwrap();
         t.int64_data = vec![3, -1];
     }), ONNX, "cannot reshape 16 elements to [3, -1]");
-    add("slice_step_two.onnx", edited(|m| {
+    add("slice_step_zero.onnx", edited(|m| {
         let g = m.graph.as_mut().unwrap();
         let steps = {
             let mut t = TensorProto::new();
-            t.name = "two".into();
+            t.name = "zero".into();
             t.data_type = 7;
             t.dims = vec![1];
-            t.int64_data = vec![2];
+            t.int64_data = vec![0];
             t
         };
         g.initializer.push(steps);
         let n = g.node.iter_mut().find(|n| n.op_type == "Slice").unwrap();
-        n.input.push("two".into());
-    }), ONNX, "step 2 on axis 1 is not supported; only step 1");
+        n.input.push("zero".into());
+    }), ONNX, "(Slice): a step is zero");
 
     // Ops and opsets.
     add("unsupported_op.onnx", edited(|m| node(m, "act1/relu").op_type = "LSTM".into()), ONNX, "'act1/relu' (LSTM)");
@@ -511,18 +511,26 @@ pub fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
             input: [1, 1, 16, 16],
             num_classes: 3,
             head_channels: 8,
+            features: false,
         };
         writer::write(&dsl::build(&spec, &mut Source::seeded(9)).unwrap()).unwrap()
     };
     let st = tiny_safetensors("F32", f32_bytes, |_, _| {});
     let odd = if st[0] % 2 == 1 { st.clone() } else { pad_header(&st) };
-    vec![
+    let mut seeds = vec![
         ("onnx_load/tiny.onnx".into(), model_bytes(&tiny_model())),
         ("onnx_load/tiny_v2.onnx".into(), v2),
         ("safetensors_load/tiny_f32.safetensors".into(), odd),
         ("safetensors_load/tiny_f16.safetensors".into(), pad_header(&tiny_safetensors("F16", f16_bytes, |_, _| {}))),
         ("safetensors_load/tiny_bf16.safetensors".into(), tiny_safetensors("BF16", bf16_bytes, |_, _| {})),
-    ]
+    ];
+    // `differential`: random choices, long enough for networks of several blocks.
+    for k in 0..8u64 {
+        let mut r = ghostnet_compiler::front::dsl::weights::SplitMix64::new(k);
+        let bytes: Vec<u8> = (0..256).map(|_| r.next_u64() as u8).collect();
+        seeds.push((format!("differential/random_{k}"), bytes));
+    }
+    seeds
 }
 
 /// The same safetensors file with one space added to its header (which flips the parity of

@@ -81,6 +81,13 @@ pub struct ScratchCrate {
     pub name: String,
 }
 
+/// A path for a scratch file of the tests (its folder exists).
+pub fn scratch_file(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("macro-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
 impl ScratchCrate {
     /// A fresh, empty crate `name` (no `src/main.rs` yet).
     pub fn new(name: &str) -> Self {

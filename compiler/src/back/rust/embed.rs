@@ -1,10 +1,10 @@
 //! The generated module as tokens, for the `ghostnet!` proc-macro.
 //!
 //! A proc-macro cannot return the text [`writer::write_string`] writes: inner attributes
-//! (`#![doc]`, `#![allow(dead_code)]`) are not allowed in its output, and the hand-written
+//! (the header's `#![doc]`) are not allowed in its output, and the hand-written
 //! templates and the runtime sources are text. [`tokens`] returns the same items as tokens:
-//! the inner attributes dropped, each top-level item marked `#[allow(dead_code)]` instead,
-//! and the text tokenized (inside a proc-macro, by rustc). Comments do not survive
+//! the inner attributes dropped, each top-level item marked `#[allow(dead_code)]` as in the
+//! written file, and the text tokenized (inside a proc-macro, by rustc). Comments do not survive
 //! tokenizing; the `SAFETY` comments live in the checked-in templates and runtime sources.
 //!
 //! The packed weights are one byte-string literal in a `#[repr(align(64))]` wrapper, and
@@ -60,8 +60,9 @@ pub fn tokens(p: &Program, options: &Options, inputs: &[PathBuf]) -> Result<Toke
     // tokenized, not parsed.
     let runtime = TokenStream::from_str(&writer::runtime_module(options.no_std)).map_err(|e| format!("internal error: the runtime sources do not tokenize: {e}"))?;
 
-    let items = generated.items.iter().chain(&common.items).chain(&mode.items);
-    let mut items = quote!(#(#[allow(dead_code)] #items)*);
+    let mut items: Vec<syn::Item> = generated.items.into_iter().chain(common.items).chain(mode.items).collect();
+    items.iter_mut().for_each(writer::allow_dead_code);
+    let mut items = quote!(#(#items)*);
     if let Some(bytes) = inline {
         let mut found = 0;
         items = put_weights(items, &Literal::byte_string(bytes), &mut found);
@@ -170,13 +171,13 @@ mod tests {
         file.items.iter().map(print).collect()
     }
 
-    /// The tokens hold exactly the items of the text `ghostc` writes, each marked
-    /// `#[allow(dead_code)]`, after the tracked files.
+    /// The tokens hold exactly the items of the text `ghostc` writes (its public items
+    /// marked `#[allow(dead_code)]`), after the tracked files.
     #[test]
     fn tokens_are_the_written_module_without_inner_attributes() {
         let p = program();
         for no_std in [false, true] {
-            let options = Options { no_std, source: "a test".into(), weights: WeightsSource::File("net.weights.bin".into()) };
+            let options = Options { no_std, source: "a test".into(), weights: WeightsSource::File("net.weights.bin".into()), ..Default::default() };
             let text: syn::File = syn::parse_str(&writer::write_string(&p, &options).unwrap()).unwrap();
             let inputs = [PathBuf::from("/models/a.onnx")];
             let tokens: syn::File = syn::parse2(tokens(&p, &options, &inputs).unwrap()).unwrap();
@@ -187,11 +188,9 @@ mod tests {
             assert_eq!(got.len(), want.len());
             assert!(want.len() > 20, "{} items", want.len());
             for (g, w) in got.iter().zip(&want) {
-                if w.contains("mod rt {") {
-                    assert_eq!(g, w, "the runtime module is carried as is");
-                } else {
-                    assert_eq!(g, &format!("#[allow(dead_code)]\n{w}"));
-                }
+                assert_eq!(g, w);
+                let public = w.lines().find(|l| !l.starts_with("///") && !l.starts_with("#[")).is_some_and(|l| l.starts_with("pub ") && !l.starts_with("pub use"));
+                assert!(!public || w.contains("#[allow(dead_code)]\npub "), "{w}");
             }
         }
     }
@@ -199,7 +198,7 @@ mod tests {
     #[test]
     fn weights_are_one_aligned_byte_string() {
         let p = program();
-        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::File("ignored".into()) };
+        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::File("ignored".into()), ..Default::default() };
         let graph_free = tokens(&p, &Options { weights: WeightsSource::Inline(super::super::weight_bytes(&p)), ..options }, &[]).unwrap();
         let file: syn::File = syn::parse2(graph_free).unwrap();
         let stat = file.items.iter().find_map(|i| match i {
@@ -215,7 +214,7 @@ mod tests {
     #[test]
     fn relative_input_paths_are_an_internal_error() {
         let p = program();
-        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::Inline(vec![]) };
+        let options = Options { no_std: false, source: "a test".into(), weights: WeightsSource::Inline(vec![]), ..Default::default() };
         let e = tokens(&p, &options, &[PathBuf::from("model.onnx")]).unwrap_err();
         assert!(e.contains("'model.onnx' is not an absolute"), "{e}");
     }

@@ -28,13 +28,33 @@ pub struct Options {
     /// What the network was compiled from, for the header comment.
     pub source: String,
     pub weights: WeightsSource,
+    /// The precision of the matrix products ([`crate::ir::Precision`]); [`crate::compile`]
+    /// gives it to the graph's nodes before lowering. `None`: `f32`, or int8 for a model
+    /// quantized by another tool (QDQ).
+    pub precision: Option<crate::ir::Precision>,
+    /// With `int8`: the calibration inputs and the error budget.
+    pub int8: crate::quantize::Settings,
+}
+
+impl Default for Options {
+    /// `std`, `f32`, weights inline, no source named.
+    fn default() -> Self {
+        Options {
+            no_std: false,
+            source: String::new(),
+            weights: WeightsSource::Inline(Vec::new()),
+            precision: Default::default(),
+            int8: Default::default(),
+        }
+    }
 }
 
 /// Why the back end could not write a graph.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the Rust back end cannot compile {} node(s):\n  - {}", .0.len(), .0.join("\n  - "))]
-    Unsupported(Vec<String>),
+    /// Nodes or a graph the back end cannot run; the message groups them by op and reason.
+    #[error("{0}")]
+    Unsupported(lower::Problems),
     #[error("{0}")]
     Internal(String),
 }

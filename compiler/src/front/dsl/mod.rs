@@ -79,6 +79,10 @@ pub struct Spec {
     pub num_classes: usize,
     /// Channels of the 1x1 head conv (1280 in GhostNet, not width-scaled).
     pub head_channels: usize,
+    /// timm's `features_only` backbone: no head; the outputs are the stem convolution's
+    /// output (before its BatchNorm, as timm returns it) and that of every stage whose last
+    /// block has stride 2 (timm's `feature_info`), named after those modules.
+    pub features: bool,
 }
 
 impl Default for Spec {
@@ -90,6 +94,7 @@ impl Default for Spec {
             input: [1, 3, 224, 224],
             num_classes: 1000,
             head_channels: 1280,
+            features: false,
         }
     }
 }
@@ -219,12 +224,14 @@ pub fn build_with_limits(spec: &Spec, source: &mut Source, limits: &Limits) -> R
     source.set_limits(limits);
     let mut b = Builder { g: Graph::new(spec.name()), w: source };
     let x = b.g.add_input("input", spec.input.to_vec());
-    let logits = b.network(spec, x);
+    let outputs = b.network(spec, x);
     if let Some(over) = b.w.over_limits() {
         return Err(Error::Limits(over));
     }
-    let logits = logits.map_err(|(layer, message)| Error::Shape { layer, message })?;
-    b.g.outputs.push(logits);
+    for (name, t) in outputs.map_err(|(layer, message)| Error::Shape { layer, message })? {
+        b.g.outputs.push(t);
+        b.g.output_names.push(name);
+    }
     let mut over = Vec::new();
     for t in b.g.tensors.iter().filter(|t| !t.is_const()) {
         if crate::ir::checked_numel(&t.shape).is_none_or(|n| n as u64 > limits.max_tensor_elements) {
@@ -302,15 +309,22 @@ impl Builder<'_> {
         if act { self.relu(prefix, y) } else { Ok(y) }
     }
 
-    fn network(&mut self, spec: &Spec, x: TensorId) -> Built {
+    /// The network's outputs, named: the logits, or the features.
+    fn network(&mut self, spec: &Spec, x: TensorId) -> Result<Vec<(String, TensorId)>, (String, String)> {
         let w = spec.width as f64;
         let stem = make_divisible(16.0 * w, 4);
         let y = self.conv("conv_stem", x, stem, Conv::new(3, 2, 1, 1))?;
+        let mut features = vec![("conv_stem".to_string(), y)];
+        // The backbone stops after the last stage a feature comes from.
+        let last = spec.stages.iter().rposition(|st| st.last().is_some_and(|b| b.stride > 1));
         let y = self.bn("bn1", y)?;
         let mut y = self.relu("act1", y)?;
         let mut layer = 0;
         let mut last_exp = 0;
         for (s, stage) in spec.stages.iter().enumerate() {
+            if spec.features && last.is_none_or(|l| s > l) {
+                break;
+            }
             for (i, blk) in stage.iter().enumerate() {
                 let out = make_divisible(blk.out as f64 * w, 4);
                 let mid = make_divisible(blk.expansion as f64 * w, 4);
@@ -319,6 +333,19 @@ impl Builder<'_> {
                 last_exp = blk.expansion;
                 layer += 1;
             }
+            if stage.last().is_some_and(|b| b.stride > 1) {
+                features.push((format!("blocks.{s}"), y));
+            }
+        }
+        if spec.features {
+            // Full-network weights are fine: the head and the stages after the last
+            // feature are not built.
+            let dropped = |k: &str| {
+                let stage = k.strip_prefix("blocks.").and_then(|r| r.split('.').next()).and_then(|s| s.parse::<usize>().ok());
+                k.starts_with("conv_head.") || k.starts_with("classifier.") || stage.is_some_and(|s| last.is_none_or(|l| s > l))
+            };
+            self.w.ignore_where(dropped);
+            return Ok(features);
         }
         let s = spec.stages.len();
         let feat = make_divisible(last_exp as f64 * w, 4);
@@ -334,7 +361,8 @@ impl Builder<'_> {
         let y = self.op("flatten", Op::Reshape { shape: vec![n, spec.head_channels] }, vec![y])?;
         let cw = self.w.param(&mut self.g, "classifier.weight", vec![spec.num_classes, spec.head_channels], Init::Linear);
         let cb = self.w.param(&mut self.g, "classifier.bias", vec![spec.num_classes], Init::Bias);
-        self.op("classifier", Op::Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true }, vec![y, cw, cb])
+        let logits = self.op("classifier", Op::Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true }, vec![y, cw, cb])?;
+        Ok(vec![("logits".into(), logits)])
     }
 
     fn bottleneck(&mut self, name: &str, x: TensorId, mid: usize, out: usize, blk: &Block, attn: bool) -> Built {
@@ -370,13 +398,13 @@ impl Builder<'_> {
         let x1 = self.conv_bn(&format!("{name}.primary_conv"), 0, x, init, Conv::new(1, 1, 0, 1), act)?;
         let x2 = self.conv_bn(&format!("{name}.cheap_operation"), 0, x1, init, Conv::new(3, 1, 1, init), act)?;
         let cat = self.op(&format!("{name}/concat"), Op::Concat { axis: 1 }, vec![x1, x2])?;
-        let axes = vec![crate::ir::SliceAxis { axis: 1, start: 0, end: out }];
+        let axes = vec![crate::ir::SliceAxis::range(1, 0, out)];
         self.op(&format!("{name}/slice"), Op::Slice { axes }, vec![cat])
     }
 
     /// timm `GhostModuleV2` in `attn` mode: the ghost module times a DFC attention gate.
     fn ghost_v2(&mut self, name: &str, x: TensorId, out: usize) -> Built {
-        let pool = Pool { kernel: [2, 2], stride: [2, 2], pads: [0; 4], count_include_pad: true };
+        let pool = Pool { count_include_pad: true, ..Pool::new([2, 2], [2, 2]) };
         let p = self.op(&format!("{name}/avg_pool"), Op::AveragePool(pool), vec![x])?;
         let sc = format!("{name}.short_conv");
         let r = self.conv_bn(&sc, 0, p, out, Conv::new(1, 1, 0, 1), false)?;
@@ -384,8 +412,8 @@ impl Builder<'_> {
         let r = self.conv_bn(&sc, 4, r, out, Conv::new2([5, 1], [1, 1], [2, 0, 2, 0], out), false)?;
         let gate = self.op(&format!("{name}/gate"), Op::Activation(Act::Sigmoid), vec![r])?;
         let y = self.ghost(name, x, out, true)?;
-        let size = [self.shape(y)[2], self.shape(y)[3]];
-        let up = self.op(&format!("{name}/upsample"), Op::Resize { size }, vec![gate])?;
+        let resize = crate::ir::Resize::nearest(self.shape(gate), self.shape(y).to_vec());
+        let up = self.op(&format!("{name}/upsample"), Op::Resize(resize), vec![gate])?;
         self.op(&format!("{name}/mul"), Op::Mul, vec![y, up])
     }
 

@@ -19,11 +19,13 @@ pub enum Opt {
     Seed,
     Stages,
     Input,
+    Features,
+    Outputs,
 }
 
 impl Opt {
     /// The options that describe a DSL network, in the order their problems are listed.
-    pub const DSL: [Opt; 7] = [Opt::Alpha, Opt::Weights, Opt::Version, Opt::Classes, Opt::InChans, Opt::Seed, Opt::Stages];
+    pub const DSL: [Opt; 8] = [Opt::Alpha, Opt::Weights, Opt::Version, Opt::Classes, Opt::InChans, Opt::Seed, Opt::Stages, Opt::Features];
 }
 
 /// The model options as given (`None`: not given), each value already parsed.
@@ -47,6 +49,11 @@ pub struct Options {
     pub weights: Option<PathBuf>,
     /// Seed of the pseudo-random weights (default 0).
     pub seed: Option<u64>,
+    /// timm's `features_only` backbone (see [`Spec::features`]).
+    pub features: Option<bool>,
+    /// Tensors to make the outputs instead of the model's (see
+    /// [`crate::Source::load_with`]); the caller passes them on, the rules are here.
+    pub outputs: Option<Vec<String>>,
 }
 
 /// One problem with the options; `opt` is the option it is about, if it is about one.
@@ -86,6 +93,8 @@ impl Options {
             Opt::Seed => self.seed.is_some(),
             Opt::Stages => self.stages.is_some(),
             Opt::Input => self.input.is_some(),
+            Opt::Features => self.features.is_some(),
+            Opt::Outputs => self.outputs.is_some(),
         }
     }
 
@@ -97,6 +106,14 @@ impl Options {
         let dsl: Vec<Opt> = Opt::DSL.into_iter().filter(|&o| self.given(o)).collect();
         if self.onnx.is_none() && dsl.is_empty() {
             return Err(Error::NoModel);
+        }
+        match &self.outputs {
+            Some(o) if o.is_empty() => at(Some(Opt::Outputs), format!("{} needs at least one tensor or layer name", name(Opt::Outputs))),
+            Some(_) if self.features == Some(true) => at(
+                Some(Opt::Outputs),
+                format!("{} cannot be combined with {} (the features are the outputs)", name(Opt::Outputs), name(Opt::Features)),
+            ),
+            _ => {}
         }
         let input = match self.input.as_deref() {
             Some(&[n, c, h, w]) => Some([n, c, h, w]),
@@ -140,6 +157,7 @@ impl Options {
         if let Some(stages) = &self.stages {
             spec.stages = stages.clone();
         }
+        spec.features = self.features == Some(true);
         // Every other option is checked above, so what is left is about the stage table.
         if let Err(super::Error::Spec(found)) = spec.check() {
             let opt = self.stages.is_some().then_some(Opt::Stages);
@@ -154,13 +172,17 @@ impl Options {
     }
 }
 
+fn dsl_name(spec: &Spec) -> String {
+    if spec.features { format!("{} features", spec.name()) } else { spec.name() }
+}
+
 /// What `source` is compiled from, in words, for the generated module's documentation.
 pub fn describe(source: &Source) -> String {
     let file = |p: &std::path::Path| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned());
     match source {
         Source::Onnx { path, .. } => format!("`{}`", file(path)),
-        Source::Dsl { spec, weights: Some(w), .. } => format!("the GhostNet DSL ({}) with weights `{}`", spec.name(), file(w)),
-        Source::Dsl { spec, weights: None, seed } => format!("the GhostNet DSL ({}) with weights seeded by {seed}", spec.name()),
+        Source::Dsl { spec, weights: Some(w), .. } => format!("the GhostNet DSL ({}) with weights `{}`", dsl_name(spec), file(w)),
+        Source::Dsl { spec, weights: None, seed } => format!("the GhostNet DSL ({}) with weights seeded by {seed}", dsl_name(spec)),
     }
 }
 
@@ -179,6 +201,8 @@ mod tests {
             Opt::Seed => "--seed",
             Opt::Stages => "--stages",
             Opt::Input => "--input",
+            Opt::Features => "--features",
+            Opt::Outputs => "--outputs",
         }
     }
 
@@ -220,6 +244,23 @@ mod tests {
                 (Some(Opt::Version), "--version describes a DSL network and cannot be combined with MODEL".into()),
             ]
         );
+    }
+
+    #[test]
+    fn features_are_dsl_and_exclude_outputs() {
+        let o = Options { alpha: Some(0.5), features: Some(true), ..Options::default() };
+        let Ok(Source::Dsl { spec, .. }) = o.source(flag) else { panic!() };
+        assert!(spec.features);
+        let o = Options { onnx: Some("m.onnx".into()), features: Some(true), outputs: Some(vec![]), ..Options::default() };
+        assert_eq!(
+            problems(o),
+            [
+                (Some(Opt::Outputs), "--outputs needs at least one tensor or layer name".into()),
+                (Some(Opt::Features), "--features describes a DSL network and cannot be combined with MODEL".into()),
+            ]
+        );
+        let o = Options { alpha: Some(0.5), features: Some(true), outputs: Some(vec!["x".into()]), ..Options::default() };
+        assert_eq!(problems(o), [(Some(Opt::Outputs), "--outputs cannot be combined with --features (the features are the outputs)".into())]);
     }
 
     #[test]

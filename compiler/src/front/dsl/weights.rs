@@ -209,6 +209,15 @@ impl Source {
         self.used.insert(key.to_string());
     }
 
+    /// Marks every tensor whose key satisfies `unused` as expected but unused (the head of a
+    /// full network's weights, when only its backbone is built).
+    pub fn ignore_where(&mut self, unused: impl Fn(&str) -> bool) {
+        if let Kind::File { tensors, .. } = &self.kind {
+            let keys: Vec<String> = tensors.keys().filter(|k| unused(k)).cloned().collect();
+            self.used.extend(keys);
+        }
+    }
+
     /// Reports every missing, mis-shaped and unexpected tensor at once.
     pub fn finish(&mut self) -> Result<(), Error> {
         let Kind::File { path, tensors } = &self.kind else { return Ok(()) };

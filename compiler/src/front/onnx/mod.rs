@@ -8,6 +8,7 @@
 
 mod attr;
 pub mod fold;
+mod qdq;
 pub mod tensor;
 mod wire;
 
@@ -21,7 +22,7 @@ use protobuf::Message;
 
 use self::attr::NodeView;
 use self::tensor::{dtype, ExternalFiles, HostTensor};
-use crate::ir::{self, Act, Conv, Graph, Op, Pool, Shape, ShapeDisplay, SliceAxis, TensorId};
+use crate::ir::{self, Act, Conv, CoordMode, Graph, NearestMode, Op, PadMode, Pool, Resize, ResizeMode, Shape, ShapeDisplay, SliceAxis, TensorId};
 use crate::Limits;
 
 /// The oldest and newest default-domain opsets this front end reads.
@@ -32,7 +33,8 @@ pub const MAX_OPSET: i64 = 23;
 const SUPPORTED: &[&str] = &[
     "Constant", "Shape", "Size", "Conv", "BatchNormalization", "Relu", "Sigmoid", "HardSigmoid", "Clip", "Add", "Sub",
     "Mul", "Div", "Concat", "Slice", "GlobalAveragePool", "ReduceMean", "AveragePool", "Resize", "Reshape", "Flatten",
-    "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Identity", "Dropout",
+    "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Identity", "Dropout", "Transpose", "Pad", "Split", "MaxPool",
+    "GlobalMaxPool", "QuantizeLinear", "DequantizeLinear",
 ];
 
 /// How to load a model.
@@ -42,6 +44,9 @@ pub struct Options {
     /// than the batch, which defaults to 1.
     pub input_shape: Option<Vec<usize>>,
     pub limits: Limits,
+    /// Tensors to make the outputs instead of the model's: ONNX tensor names, or layer
+    /// names as `ghostc inspect` lists them (the output of the last node of that layer).
+    pub outputs: Vec<String>,
 }
 
 /// Why a model could not be loaded.
@@ -140,13 +145,19 @@ pub fn from_model(model: &ModelProto, name: &str, path: &Path, dir: &Path, optio
         weight_bytes: 0,
         weight_limit_reported: false,
         ir_consts: HashMap::new(),
+        int_types: HashMap::new(),
+        pending_q: HashMap::new(),
     };
     cx.initializers(graph);
     cx.inputs(graph, options.input_shape.as_deref());
     for i in order {
         cx.node(NodeView { proto: &graph.node[i] });
     }
-    cx.outputs(graph);
+    if options.outputs.is_empty() {
+        cx.outputs(graph);
+    } else {
+        cx.chosen_outputs(&options.outputs);
+    }
     cx.problems.extend(cx.graph.nonfinite_constants());
     if !cx.problems.is_empty() {
         return Err(invalid(cx.problems));
@@ -291,6 +302,10 @@ struct Converter<'a> {
     weight_limit_reported: bool,
     /// ONNX constant name to the IR constant made from it, so shared weights stay shared.
     ir_consts: HashMap<String, TensorId>,
+    /// The element type of each integer initializer (Q/DQ zero points, quantized weights).
+    int_types: HashMap<String, i32>,
+    /// `QuantizeLinear` outputs waiting for their `DequantizeLinear`.
+    pending_q: HashMap<String, qdq::Pending>,
 }
 
 /// An input of the node being converted.
@@ -303,6 +318,9 @@ struct Input {
 impl Converter<'_> {
     fn initializers(&mut self, graph: &onnx_protobuf::GraphProto) {
         for t in &graph.initializer {
+            if [dtype::INT8, dtype::UINT8, dtype::INT32].contains(&t.data_type) {
+                self.int_types.insert(t.name.clone(), t.data_type);
+            }
             match tensor::decode(t, &mut self.ext, self.limits) {
                 Ok(h) => {
                     self.weight_bytes += h.len() as u64 * 4;
@@ -359,11 +377,36 @@ impl Converter<'_> {
         }
         for o in &graph.output {
             match self.env.get(&o.name) {
-                Some(Value::Tensor(id)) => self.graph.outputs.push(*id),
+                Some(Value::Tensor(id)) => {
+                    self.graph.outputs.push(*id);
+                    self.graph.output_names.push(o.name.clone());
+                }
                 Some(Value::Const(_)) => self.problems.push(format!("output '{}' is a constant", o.name)),
                 Some(Value::Unavailable(why)) => self.problems.push(format!("output '{}' {why}", o.name)),
                 Some(Value::Failed) => {}
                 None => self.problems.push(format!("output '{}' is never defined", o.name)),
+            }
+        }
+    }
+
+    /// The outputs asked for by name instead of the model's.
+    fn chosen_outputs(&mut self, names: &[String]) {
+        for name in names {
+            let found = match self.env.get(name) {
+                Some(Value::Tensor(id)) => Ok(*id),
+                Some(Value::Const(_)) => Err(format!("output '{name}' is a constant, not computed by the network")),
+                Some(Value::Unavailable(why)) => Err(format!("output '{name}' {why}")),
+                Some(Value::Failed) => continue,
+                None => self.graph.find_tensor(name).ok_or_else(|| {
+                    format!("output '{name}' is neither a tensor of the model nor a layer or module (`ghostc inspect` lists the layers)")
+                }),
+            };
+            match found {
+                Ok(id) => {
+                    self.graph.outputs.push(id);
+                    self.graph.output_names.push(name.clone());
+                }
+                Err(e) => self.problems.push(e),
             }
         }
     }
@@ -385,13 +428,16 @@ impl Converter<'_> {
         if inputs.iter().flatten().any(|i| matches!(i.value, Value::Failed)) {
             return fail(self);
         }
-        if let Some(Value::Unavailable(why)) = inputs.iter().flatten().map(|i| &i.value).find(|v| matches!(v, Value::Unavailable(_))) {
+        // Only a DequantizeLinear reads the integers a QuantizeLinear made.
+        let dequantizes = proto.op_type == "DequantizeLinear" && inputs.first().cloned().flatten().is_some_and(|i| self.pending_q.contains_key(&i.name));
+        if let Some(Value::Unavailable(why)) = inputs.iter().flatten().skip(dequantizes as usize).map(|i| &i.value).find(|v| matches!(v, Value::Unavailable(_))) {
             let why = why.clone();
             self.problems.push(format!("node '{}' ({}) reads a tensor that {why}", node_name(proto), proto.op_type));
             return fail(self);
         }
-        match self.convert(node, &inputs) {
-            Ok(Value::Const(h)) if !self.charge(&h) => {
+        let converted = if node.op_type() == "Split" { self.split(node, &inputs) } else { self.convert(node, &inputs).map(|v| vec![v]) };
+        match converted {
+            Ok(values) if values.iter().any(|v| matches!(v, Value::Const(h) if !self.charge(h))) => {
                 if !self.weight_limit_reported {
                     self.weight_limit_reported = true;
                     self.problems.push(format!(
@@ -404,13 +450,15 @@ impl Converter<'_> {
                 }
                 fail(self);
             }
-            Ok(value) => {
+            Ok(values) => {
                 for (i, o) in proto.output.iter().enumerate() {
-                    let v = if i == 0 {
-                        value.clone()
-                    } else {
-                        Value::Unavailable(format!("is output {i} of {} '{}', which exists only in training mode", proto.op_type, node_name(proto)))
+                    let why = match proto.op_type.as_str() {
+                        "Dropout" | "BatchNormalization" => "exists only in training mode",
+                        _ => "is not supported",
                     };
+                    let v = values.get(i).cloned().unwrap_or_else(|| {
+                        Value::Unavailable(format!("is output {i} of {} '{}', which {why}", proto.op_type, node_name(proto)))
+                    });
                     self.env.insert(o.clone(), v);
                 }
             }
@@ -538,6 +586,7 @@ impl Converter<'_> {
                 Ok(Value::Tensor(x))
             }
             "Conv" => self.conv(node, inputs),
+            "QuantizeLinear" | "DequantizeLinear" => self.qdq(node, inputs),
             "BatchNormalization" => {
                 if node.int("training_mode", 0) != 0 {
                     return Err("training_mode is set; only inference is supported".into());
@@ -597,11 +646,12 @@ impl Converter<'_> {
                 let ranges = fold::slice_ranges(&shape, &starts, &ends, axes.as_deref(), steps.as_deref())?;
                 let mut axes = Vec::new();
                 for r in ranges {
-                    if r.step != 1 {
-                        return Err(format!("step {} on axis {} is not supported; only step 1", r.step, r.axis));
-                    }
-                    let end = r.end.max(r.start);
-                    axes.push(SliceAxis { axis: r.axis, start: r.start as usize, end: end as usize });
+                    // Clamped by `slice_ranges`: start and end inside the axis (or -1 for a
+                    // negative step's end), the count never negative.
+                    let len = if r.step > 0 { (r.end - r.start).max(0) as u64 } else { (r.start - r.end).max(0) as u64 };
+                    let len = len.div_ceil(r.step.unsigned_abs());
+                    let start = if len == 0 { 0 } else { r.start as usize };
+                    axes.push(SliceAxis { axis: r.axis, start, len: len as usize, step: r.step as isize });
                 }
                 let x = self.tensor(inputs, 0)?;
                 self.push(node, Op::Slice { axes }, vec![x])
@@ -629,34 +679,21 @@ impl Converter<'_> {
                 axes.dedup();
                 self.push(node, Op::ReduceMean { axes, keepdims }, vec![x])
             }
-            "AveragePool" => {
-                let kernel = node.usizes("kernel_shape")?.ok_or("kernel_shape is missing")?;
-                if kernel.len() != 2 {
-                    return Err(format!("only 2-D pooling is supported, kernel_shape is {kernel:?}"));
-                }
-                let stride = node.usizes("strides")?.unwrap_or(vec![1, 1]);
-                let pads = node.usizes("pads")?.unwrap_or(vec![0; 4]);
-                if node.int("ceil_mode", 0) != 0 {
-                    return Err("ceil_mode is not supported; export with ceil_mode=False".into());
-                }
-                if pads.iter().any(|&p| p != 0) || !matches!(node.string("auto_pad", "NOTSET").as_str(), "NOTSET" | "VALID") {
-                    return Err(format!("padding {pads:?} is not supported; only unpadded average pooling"));
-                }
-                if stride.len() != 2 || stride.contains(&0) {
-                    return Err(format!("strides {stride:?} must be two positive numbers"));
-                }
-                if node.try_ints("dilations").is_some_and(|d| d.iter().any(|&d| d != 1)) {
-                    return Err("dilated pooling is not supported".into());
-                }
-                let pool = Pool {
-                    kernel: [kernel[0], kernel[1]],
-                    stride: [stride[0], stride[1]],
-                    pads: [0; 4],
-                    count_include_pad: node.int("count_include_pad", 0) != 0,
+            "AveragePool" | "MaxPool" => self.pool(node, inputs),
+            "GlobalMaxPool" => {
+                let x = self.tensor(inputs, 0)?;
+                self.push(node, Op::GlobalMaxPool, vec![x])
+            }
+            "Transpose" => {
+                let rank = self.rank_of(inputs, 0).ok_or("input 0 is missing")?;
+                let perm = match node.try_ints("perm") {
+                    Some(p) => p.iter().map(|&a| usize::try_from(a).map_err(|_| format!("perm {p:?} has a negative axis"))).collect::<Result<Vec<_>, _>>()?,
+                    None => (0..rank).rev().collect(),
                 };
                 let x = self.tensor(inputs, 0)?;
-                self.push(node, Op::AveragePool(pool), vec![x])
+                self.push(node, Op::Transpose { perm }, vec![x])
             }
+            "Pad" => self.pad(node, inputs),
             "Resize" => self.resize(node, inputs),
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
@@ -721,32 +758,7 @@ impl Converter<'_> {
         }
         let group = node.int("group", 1);
         let groups = usize::try_from(group).ok().filter(|&g| g > 0).ok_or_else(|| format!("group {group} must be positive"))?;
-        let pads = match node.string("auto_pad", "NOTSET").as_str() {
-            "NOTSET" => {
-                let p = node.usizes("pads")?.unwrap_or(vec![0; 4]);
-                if p.len() != 4 {
-                    return Err(format!("pads {p:?} must have four values"));
-                }
-                [p[0], p[1], p[2], p[3]]
-            }
-            "VALID" => [0; 4],
-            mode @ ("SAME_UPPER" | "SAME_LOWER") => {
-                // Strides and dilations are positive (checked above); kernel and sizes may
-                // be anything, so the arithmetic is checked.
-                let same = |n: usize, k: usize, s: usize, d: usize| -> Option<(usize, usize)> {
-                    let out = n.div_ceil(s);
-                    let span = k.checked_sub(1)?.checked_mul(d)?.checked_add(1)?;
-                    let total = out.checked_sub(1)?.checked_mul(s)?.checked_add(span)?.saturating_sub(n);
-                    let small = total / 2;
-                    Some(if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) })
-                };
-                let bad = || format!("auto_pad {mode} cannot pad kernel {kernel:?} with strides {stride:?} and dilations {dilation:?}");
-                let (t, b) = same(x_shape[2], kernel[0], stride[0], dilation[0]).ok_or_else(bad)?;
-                let (l, r) = same(x_shape[3], kernel[1], stride[1], dilation[1]).ok_or_else(bad)?;
-                [t, l, b, r]
-            }
-            other => return Err(format!("auto_pad '{other}' is not supported")),
-        };
+        let pads = window_pads(node, &x_shape, &kernel, &stride, &dilation)?;
         let mut conv = Conv::new2([kernel[0], kernel[1]], [stride[0], stride[1]], pads, groups);
         conv.dilation = [dilation[0], dilation[1]];
         let mut ids = vec![self.tensor(inputs, 0)?, self.tensor(inputs, 1)?];
@@ -758,42 +770,254 @@ impl Converter<'_> {
     }
 
     fn resize(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
-        let mode = node.string("mode", "nearest");
-        let ctm = node.string("coordinate_transformation_mode", "half_pixel");
-        let nearest = node.string("nearest_mode", "round_prefer_floor");
-        if (mode.as_str(), ctm.as_str(), nearest.as_str()) != ("nearest", "asymmetric", "floor") {
-            return Err(format!(
-                "mode '{mode}', coordinate_transformation_mode '{ctm}', nearest_mode '{nearest}' is not supported; \
-                 only nearest / asymmetric / floor (PyTorch's F.interpolate(mode='nearest'))"
-            ));
-        }
-        if node.int("antialias", 0) != 0 || node.try_ints("axes").is_some() {
-            return Err("antialias and axes are not supported".into());
-        }
         let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
-        if shape.len() != 4 {
-            return Err(format!("only NCHW inputs can be resized, got {}", ShapeDisplay(&shape)));
-        }
+        let rank = shape.len();
+        let mode = node.string("mode", "nearest");
+        let mut coord = match self.opset {
+            ..=10 => "asymmetric".to_string(),
+            _ => node.string("coordinate_transformation_mode", "half_pixel"),
+        };
+        let nearest = match self.opset {
+            ..=10 => "floor".to_string(),
+            _ => node.string("nearest_mode", "round_prefer_floor"),
+        };
+        let nearest = match nearest.as_str() {
+            "round_prefer_floor" => NearestMode::RoundPreferFloor,
+            "round_prefer_ceil" => NearestMode::RoundPreferCeil,
+            "floor" => NearestMode::Floor,
+            "ceil" => NearestMode::Ceil,
+            other => return Err(format!("nearest_mode '{other}' is not supported")),
+        };
+        let mode = match mode.as_str() {
+            "nearest" => ResizeMode::Nearest(nearest),
+            "linear" => ResizeMode::Linear,
+            other => return Err(format!("mode '{other}' is not supported; only nearest and linear")),
+        };
+        let axes: Vec<usize> = match node.try_ints("axes") {
+            Some(a) => a.iter().map(|&a| fold::norm_axis(a, rank)).collect::<Result<_, _>>()?,
+            None => (0..rank).collect(),
+        };
         let (scales_at, sizes_at) = if self.opset >= 11 { (2, 3) } else { (1, usize::MAX) };
         let sizes = self.constant(inputs, sizes_at, "sizes")?.filter(|h| !h.is_empty());
-        let scales = self.constant(inputs, scales_at, "scales")?.filter(|h| !h.is_empty());
-        let out: Vec<usize> = match (sizes, scales) {
-            (Some(s), _) => s.as_i64s()?.iter().map(|&d| usize::try_from(d).map_err(|_| format!("size {d} is negative"))).collect::<Result<_, _>>()?,
-            (None, Some(s)) => {
-                let s = s.as_f32s();
-                if s.len() != 4 {
-                    return Err(format!("scales {s:?} must have four values"));
+        let given = self.constant(inputs, scales_at, "scales")?.filter(|h| !h.is_empty());
+        let mut out = shape.clone();
+        let mut scales = vec![1f32; rank];
+        match (sizes, given) {
+            (Some(s), _) => {
+                let s = s.as_i64s()?;
+                if s.len() != axes.len() {
+                    return Err(format!("sizes {s:?} must have {} values", axes.len()));
                 }
-                shape.iter().zip(&s).map(|(&d, &f)| (d as f64 * f as f64).floor() as usize).collect()
+                let s: Vec<usize> = s.iter().map(|&d| usize::try_from(d).map_err(|_| format!("size {d} is negative"))).collect::<Result<_, _>>()?;
+                // ONNX Runtime's scales: out / in in f32, or one scale for all axes that
+                // keeps the aspect ratio.
+                let ratio: Vec<f32> = axes.iter().zip(&s).map(|(&a, &o)| o as f32 / shape[a] as f32).collect();
+                let policy = node.string("keep_aspect_ratio_policy", "stretch");
+                let keep = match policy.as_str() {
+                    "stretch" => None,
+                    "not_larger" => Some(ratio.iter().copied().fold(f32::INFINITY, f32::min)),
+                    "not_smaller" => Some(ratio.iter().copied().fold(0.0, f32::max)),
+                    other => return Err(format!("keep_aspect_ratio_policy '{other}' is not supported")),
+                };
+                for (k, &a) in axes.iter().enumerate() {
+                    match keep {
+                        None => (out[a], scales[a]) = (s[k], ratio[k]),
+                        Some(r) => (out[a], scales[a]) = (((shape[a] as f32 * r).round()) as usize, r),
+                    }
+                }
+            }
+            (None, Some(g)) => {
+                let g = g.as_f32s();
+                if g.len() != axes.len() {
+                    return Err(format!("scales {g:?} must have {} values", axes.len()));
+                }
+                for (k, &a) in axes.iter().enumerate() {
+                    if !(g[k].is_finite() && g[k] > 0.0) {
+                        return Err(format!("scale {} is not a positive number", g[k]));
+                    }
+                    (out[a], scales[a]) = ((shape[a] as f32 * g[k]) as usize, g[k]);
+                }
             }
             (None, None) => return Err("neither scales nor sizes is given".into()),
-        };
-        if out.len() != 4 || out[0] != shape[0] || out[1] != shape[1] {
-            return Err(format!("only H and W can be resized: {} to {:?}", ShapeDisplay(&shape), out));
         }
+        let down = scales.iter().any(|&s| s < 1.0);
+        if self.opset <= 10 && matches!(mode, ResizeMode::Nearest(_)) && down {
+            return Err("nearest downsampling in opset 10 (which rounds up) is not supported; export with opset 11 or later".into());
+        }
+        if node.int("antialias", 0) != 0 && down && mode == ResizeMode::Linear {
+            return Err("antialiased downsampling is not supported".into());
+        }
+        if coord == "tf_crop_and_resize" {
+            return Err("coordinate_transformation_mode 'tf_crop_and_resize' is not supported".into());
+        }
+        if mode == ResizeMode::Linear && coord == "tf_half_pixel_for_nn" {
+            coord = "half_pixel".into();
+        }
+        let coord = match coord.as_str() {
+            "half_pixel" => CoordMode::HalfPixel,
+            "half_pixel_symmetric" => CoordMode::HalfPixelSymmetric,
+            "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
+            "align_corners" => CoordMode::AlignCorners,
+            "asymmetric" => CoordMode::Asymmetric,
+            "tf_half_pixel_for_nn" => CoordMode::TfHalfPixelForNn,
+            other => return Err(format!("coordinate_transformation_mode '{other}' is not supported")),
+        };
         let x = self.tensor(inputs, 0)?;
-        self.push(node, Op::Resize { size: [out[2], out[3]] }, vec![x])
+        self.push(node, Op::Resize(Resize { sizes: out, scales, mode, coord }), vec![x])
     }
+
+    /// AveragePool and MaxPool.
+    fn pool(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
+        let x_shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+        if x_shape.len() != 4 {
+            return Err(format!("only 2-D pooling is supported, the input is {}", ShapeDisplay(&x_shape)));
+        }
+        let kernel = node.usizes("kernel_shape")?.ok_or("kernel_shape is missing")?;
+        let stride = node.usizes("strides")?.unwrap_or(vec![1, 1]);
+        let dilation = node.usizes("dilations")?.unwrap_or(vec![1, 1]);
+        if kernel.len() != 2 || stride.len() != 2 || dilation.len() != 2 {
+            return Err(format!("kernel_shape {kernel:?}, strides {stride:?} and dilations {dilation:?} must have two values (2-D pooling)"));
+        }
+        if stride.contains(&0) || dilation.contains(&0) {
+            return Err(format!("strides {stride:?} and dilations {dilation:?} must be positive"));
+        }
+        let pads = window_pads(node, &x_shape, &kernel, &stride, &dilation)?;
+        let pool = Pool {
+            kernel: [kernel[0], kernel[1]],
+            stride: [stride[0], stride[1]],
+            pads,
+            dilation: [dilation[0], dilation[1]],
+            ceil_mode: node.int("ceil_mode", 0) != 0,
+            count_include_pad: node.int("count_include_pad", 0) != 0,
+        };
+        let x = self.tensor(inputs, 0)?;
+        let op = if node.op_type() == "MaxPool" { Op::MaxPool(pool) } else { Op::AveragePool(pool) };
+        self.push(node, op, vec![x])
+    }
+
+    /// Pad; negative pads crop (a Slice before the Pad).
+    fn pad(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Value, String> {
+        let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+        let rank = shape.len();
+        let (pads, value, axes) = if self.opset < 11 {
+            (node.ints("pads").to_vec(), node.float("value", 0.0), None)
+        } else {
+            let pads = self.constant(inputs, 1, "pads")?.ok_or("pads input is missing")?.as_i64s()?;
+            let value = self.constant(inputs, 2, "constant_value")?.map_or(0.0, |h| h.as_f32s().first().copied().unwrap_or(0.0));
+            let axes = self.constant(inputs, 3, "axes")?.map(|h| h.as_i64s()).transpose()?;
+            (pads, value, axes)
+        };
+        let axes: Vec<usize> = match axes {
+            Some(a) => a.iter().map(|&a| fold::norm_axis(a, rank)).collect::<Result<_, _>>()?,
+            None => (0..rank).collect(),
+        };
+        if pads.len() != 2 * axes.len() {
+            return Err(format!("pads {pads:?} must have {} values", 2 * axes.len()));
+        }
+        let mode = match node.string("mode", "constant").as_str() {
+            "constant" => PadMode::Constant(value),
+            "reflect" => PadMode::Reflect,
+            "edge" => PadMode::Edge,
+            "wrap" => PadMode::Wrap,
+            other => return Err(format!("mode '{other}' is not supported")),
+        };
+        let mut grow = vec![[0usize; 2]; rank];
+        let mut crop = Vec::new();
+        for (k, &a) in axes.iter().enumerate() {
+            let (lo, hi) = (pads[k], pads[k + axes.len()]);
+            let dim = shape[a] as i64;
+            let cut = |p: i64| if p < 0 { p.saturating_neg() } else { 0 };
+            let (cut_lo, cut_hi) = (cut(lo), cut(hi));
+            if cut_lo.saturating_add(cut_hi) >= dim {
+                return Err(format!("pads {lo} and {hi} remove all of axis {a} (length {dim})"));
+            }
+            if cut_lo + cut_hi > 0 {
+                crop.push(SliceAxis::range(a, cut_lo as usize, (dim - cut_hi) as usize));
+            }
+            let grow_by = |p: i64| usize::try_from(p.max(0)).map_err(|_| format!("pad {p} is too large"));
+            grow[a] = [grow_by(lo)?, grow_by(hi)?];
+        }
+        let mut x = self.tensor(inputs, 0)?;
+        if !crop.is_empty() {
+            x = match self.push(node, Op::Slice { axes: crop }, vec![x])? {
+                Value::Tensor(t) => t,
+                _ => unreachable!("push makes a tensor"),
+            };
+        }
+        self.push(node, Op::Pad { pads: grow, mode }, vec![x])
+    }
+
+    /// Split into Slices, one per output.
+    fn split(&mut self, node: NodeView<'_>, inputs: &[Option<Input>]) -> Result<Vec<Value>, String> {
+        let shape = self.shape_of(inputs, 0).ok_or("input 0 is missing")?;
+        let axis = fold::norm_axis(node.int("axis", 0), shape.len())?;
+        let dim = shape[axis];
+        let given = if self.opset >= 13 {
+            self.constant(inputs, 1, "split")?.map(|h| h.as_i64s()).transpose()?
+        } else {
+            node.try_ints("split").map(<[i64]>::to_vec)
+        };
+        let outputs = node.proto.output.len();
+        let parts: Vec<usize> = match given {
+            Some(p) => {
+                let p: Vec<usize> = p.iter().map(|&v| usize::try_from(v).map_err(|_| format!("split {p:?} has a negative part"))).collect::<Result<_, _>>()?;
+                if p.iter().sum::<usize>() != dim || p.len() != outputs {
+                    return Err(format!("split {p:?} must have {outputs} parts adding up to {dim} (axis {axis})"));
+                }
+                p
+            }
+            None => {
+                let n = match node.int("num_outputs", 0) {
+                    0 => outputs,
+                    n => usize::try_from(n).map_err(|_| format!("num_outputs {n} is negative"))?,
+                };
+                if n == 0 || n != outputs {
+                    return Err(format!("splits axis {axis} into {n} parts but has {outputs} outputs"));
+                }
+                // Equal parts, the last one smaller when they do not divide the axis.
+                let each = dim.div_ceil(n);
+                (0..n).map(|i| each.min(dim.saturating_sub(i * each))).collect()
+            }
+        };
+        let x = self.tensor(inputs, 0)?;
+        let mut at = 0;
+        let mut values = Vec::with_capacity(parts.len());
+        for p in parts {
+            values.push(self.push(node, Op::Slice { axes: vec![SliceAxis::range(axis, at, at + p)] }, vec![x])?);
+            at += p;
+        }
+        Ok(values)
+    }
+}
+
+/// The padding of a convolution or pooling window: `pads`, or what `auto_pad` asks for
+/// (top, left, bottom, right). Strides and dilations are positive (checked by the caller);
+/// kernel and sizes may be anything, so the arithmetic is checked.
+fn window_pads(node: NodeView<'_>, x_shape: &[usize], kernel: &[usize], stride: &[usize], dilation: &[usize]) -> Result<[usize; 4], String> {
+    Ok(match node.string("auto_pad", "NOTSET").as_str() {
+        "NOTSET" => {
+            let p = node.usizes("pads")?.unwrap_or(vec![0; 4]);
+            if p.len() != 4 {
+                return Err(format!("pads {p:?} must have four values"));
+            }
+            [p[0], p[1], p[2], p[3]]
+        }
+        "VALID" => [0; 4],
+        mode @ ("SAME_UPPER" | "SAME_LOWER") => {
+            let same = |n: usize, k: usize, s: usize, d: usize| -> Option<(usize, usize)> {
+                let out = n.div_ceil(s);
+                let span = k.checked_sub(1)?.checked_mul(d)?.checked_add(1)?;
+                let total = out.checked_sub(1)?.checked_mul(s)?.checked_add(span)?.saturating_sub(n);
+                let small = total / 2;
+                Some(if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) })
+            };
+            let bad = || format!("auto_pad {mode} cannot pad kernel {kernel:?} with strides {stride:?} and dilations {dilation:?}");
+            let (t, b) = same(x_shape[2], kernel[0], stride[0], dilation[0]).ok_or_else(bad)?;
+            let (l, r) = same(x_shape[3], kernel[1], stride[1], dilation[1]).ok_or_else(bad)?;
+            [t, l, b, r]
+        }
+        other => return Err(format!("auto_pad '{other}' is not supported")),
+    })
 }
 
 /// The value of a Constant node.

@@ -1,12 +1,15 @@
 /// The activation memory `Net` needs; the caller provides it (`no_std`, no allocator).
+#[allow(dead_code)]
 pub type Arena = [f32; ARENA_LEN];
 
 /// The compiled network.
+#[allow(dead_code)]
 pub struct Net<'a> {
     arena: &'a mut Arena,
     isa: Isa,
 }
 
+#[allow(dead_code)]
 impl<'a> Net<'a> {
     /// Uses the best kernel tier this CPU supports.
     pub fn new(arena: &'a mut Arena) -> Self {

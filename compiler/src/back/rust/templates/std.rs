@@ -1,6 +1,7 @@
 pub use self::rt::detect::IsaError;
 
 /// The compiled network.
+#[allow(dead_code)]
 pub struct Net {
     arena: Box<[f32]>,
     isa: Isa,
@@ -9,6 +10,7 @@ pub struct Net {
     team: Option<rt::team::Team>,
 }
 
+#[allow(dead_code)]
 impl Net {
     /// Allocates the arena and picks the kernel tier: `GHOSTNET_ISA` if set, else the best
     /// this CPU supports.
@@ -87,6 +89,7 @@ impl Net {
     }
 }
 
+#[allow(dead_code)]
 impl Default for Net {
     fn default() -> Self {
         Self::new()

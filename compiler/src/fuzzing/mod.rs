@@ -1,11 +1,15 @@
 //! The compiler as the fuzz targets (`fuzz/`) drive it, shared with the test that replays
 //! every input they ever crashed on (`tests/fuzz_regressions.rs`).
 //!
-//! Each entry point runs one untrusted input the way `ghostc inspect` / `ghostc run` would:
-//! load and validate, run the passes, and run the reference interpreter when the graph is
-//! small enough to do so quickly. A clean `Err` anywhere is a success; only a compiler bug
-//! panics: a panic in the code itself, a pass that leaves the graph invalid, or a graph the
-//! interpreter refuses after it was accepted.
+//! Each entry point runs one untrusted input the way `ghostc` would: load and validate, run
+//! the passes, lower the graph for the Rust back end, and run the reference interpreter when
+//! the graph is small enough to do so quickly. A clean `Err` anywhere is a success; only a
+//! compiler bug panics: a panic in the code itself, a pass that leaves the graph invalid, a
+//! graph the interpreter refuses after it was accepted, or one the back end refuses although
+//! the interpreter runs it. [`differential`] goes further on random networks
+//! ([`generate`]): the compiled program must compute what the interpreter does.
+
+pub mod generate;
 
 use std::path::Path;
 
@@ -32,14 +36,14 @@ pub const INTERP_BUDGET: u64 = 1 << 16;
 
 /// ONNX bytes: the `onnx_load` target.
 pub fn onnx_bytes(bytes: &[u8], dir: &Path) {
-    let options = onnx::Options { input_shape: None, limits: limits() };
+    let options = onnx::Options { input_shape: None, limits: limits(), outputs: Vec::new() };
     let loaded = onnx::from_bytes(bytes, "fuzz", Path::new("fuzz.onnx"), dir, &options);
     graph(loaded.map_err(Error::from));
 }
 
 /// A parsed (and mutated) ONNX model: the `onnx_mutate` target.
 pub fn onnx_model(model: &onnx_protobuf::ModelProto, dir: &Path) {
-    let options = onnx::Options { input_shape: None, limits: limits() };
+    let options = onnx::Options { input_shape: None, limits: limits(), outputs: Vec::new() };
     let loaded = onnx::from_model(model, "fuzz", Path::new("fuzz.onnx"), dir, &options);
     graph(loaded.map_err(Error::from));
 }
@@ -83,6 +87,7 @@ pub fn tiny_specs() -> Vec<Spec> {
             input: [1, 2, 16, 16],
             num_classes: 5,
             head_channels: 16,
+            features: false,
         },
     ]
 }
@@ -129,12 +134,27 @@ pub fn dsl_spec(spec: &Spec, seed: u64) {
     graph(built.map_err(Error::from));
 }
 
-/// Runs the passes on a loaded graph; panics on an internal error.
+/// Runs the passes on a loaded graph and lowers it; panics on an internal error, or when
+/// the back end refuses what the interpreter runs.
 fn passes(g: Graph) -> Option<Graph> {
-    match optimize(g) {
-        Ok(g) => Some(g),
+    let g = match optimize(g) {
+        Ok(g) => g,
         Err(Error::Pass(e)) => panic!("{e}"),
-        Err(_) => None,
+        Err(_) => return None,
+    };
+    if let Err(e) = crate::back::rust::lower::lower(&g) {
+        panic!("the back end refused a graph the interpreter runs: {e}");
+    }
+    Some(g)
+}
+
+/// A random network from `bytes` ([`generate::network`]), compiled and compared with the
+/// interpreter on every tier ([`generate::check`]): the `differential` target. Panics on any
+/// disagreement.
+pub fn differential(bytes: &[u8]) {
+    let g = generate::network(&mut generate::Bytes::new(bytes));
+    if let Err(e) = generate::check(&g) {
+        panic!("{e}");
     }
 }
 
@@ -179,6 +199,7 @@ pub fn spec_to_json(spec: &Spec, seed: u64) -> String {
         "input": spec.input,
         "num_classes": spec.num_classes,
         "head_channels": spec.head_channels,
+        "features": spec.features,
         "seed": seed,
     })
     .to_string()
@@ -197,6 +218,7 @@ pub fn spec_from_json(text: &str) -> Result<(Spec, u64), String> {
         input: input.try_into().map_err(|_| "'input' needs four dimensions")?,
         num_classes: u("num_classes")?,
         head_channels: u("head_channels")?,
+        features: v["features"].as_bool().unwrap_or(false),
     };
     Ok((spec, v["seed"].as_u64().unwrap_or(0)))
 }

@@ -503,6 +503,9 @@ fn int8_tiers_that_must_run() {
         // qemu-aarch64's default CPU has the dot-product extension.
         assert!(tiers.contains(&Isa::NeonDot), "the CI's emulated CPU must run the neondot tier");
     }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        assert!(tiers.contains(&Isa::Simd128));
+    }
 }
 
 #[test]

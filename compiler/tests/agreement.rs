@@ -9,9 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use ghostnet_compiler::back::rust::lower;
-use ghostnet_compiler::{interp, optimize, Limits, Source};
+use ghostnet_compiler::{interp, optimize, optimize_for, Limits, Source};
 
-/// Loads `path`; when it loads, the optimized graph must lower. Returns whether it loaded.
+/// Loads `path`; when it loads, the graph optimized as `ghostc` does it (a QDQ model in
+/// int8) must lower. Returns whether it loaded.
 fn agrees(path: &Path, failures: &mut Vec<String>) -> bool {
     let source = Source::Onnx { path: path.to_path_buf(), input_shape: None };
     let Ok(graph) = source.load(&Limits::default()) else { return false };
@@ -22,7 +23,8 @@ fn agrees(path: &Path, failures: &mut Vec<String>) -> bool {
             failures.push(format!("{}: the interpreter refused it: {e}", path.display()));
         }
     }
-    match optimize(graph).map_err(|e| e.to_string()).and_then(|g| lower::lower(&g).map_err(|e| e.to_string())) {
+    let optimized = optimize_for(graph, None, &Default::default(), &Limits::default()).map_err(|e| e.to_string());
+    match optimized.and_then(|(g, _)| lower::lower(&g).map_err(|e| e.to_string())) {
         Ok(_) => {}
         Err(e) => failures.push(format!("{}: {e}", path.display())),
     }

@@ -3719,11 +3719,12 @@ mod rt {
                 bp.copy_from_slice(&t.bp[..NV]);
                 let mut acc = [[D::zero(); NV]; MR];
                 for q in 0..t.kq {
-                    let mut b = [D::load(bp[0]); NV];
-                    for v in 0..NV {
-                        b[v] = if PARTIAL && v == NV - 1 { D::load_part(bp[v], t.last) } else { D::load(bp[v]) };
+                    let b: [D::B; NV] = core::array::from_fn(|v| {
+                        // The last vector of a partial tile may end the blob: never read it whole.
+                        let x = if PARTIAL && v == NV - 1 { D::load_part(bp[v], t.last) } else { D::load(bp[v]) };
                         bp[v] = bp[v].add(t.bstride[v]);
-                    }
+                        x
+                    });
                     for r in 0..MR {
                         let a = ap[r].add(4 * q);
                         for v in 0..NV {

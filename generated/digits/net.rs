@@ -1153,6 +1153,7 @@ pub struct Net {
     arena: Box<[f32]>,
     isa: Isa,
     /// The threads of `forward_threads`, started by its first call.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
     team: Option<rt::team::Team>,
 }
 
@@ -1181,7 +1182,12 @@ impl Net {
     /// If this CPU cannot run `isa`.
     pub fn with_isa(isa: Isa) -> Self {
         assert!(isa.supported(), "this CPU cannot run the {} kernels", isa.name());
-        Net { arena: vec![0.0; ARENA_LEN].into_boxed_slice(), isa, team: None }
+        Net {
+            arena: vec![0.0; ARENA_LEN].into_boxed_slice(),
+            isa,
+            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            team: None,
+        }
     }
 
     /// The kernel tier in use.
@@ -1197,6 +1203,7 @@ impl Net {
     /// Runs the network with every layer's work split over `threads` threads: this one and
     /// `threads - 1` kept for later calls (the first call, or one with a new count, starts
     /// them). The result is bit for bit `forward`'s.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
     pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], threads: usize) {
         let threads = threads.max(1);
         if threads == 1 {
@@ -1219,6 +1226,13 @@ impl Net {
             });
             copy_output(rt::isa::Arena::new(&mut self.arena), n, output);
         }
+    }
+
+    /// [`Net::forward`]: WebAssembly without the `atomics` target feature (`wasm32-wasip1`,
+    /// `wasm32-unknown-unknown`) has no threads, so every layer runs on this one.
+    #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+    pub fn forward_threads(&mut self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], _threads: usize) {
+        self.forward(input, output);
     }
 }
 
@@ -1257,11 +1271,13 @@ mod rt {
             Neon,
             /// Advanced SIMD with the dot-product extension (`sdot`).
             NeonDot,
+            /// WebAssembly SIMD (`simd128`), in wasm32 builds with that target feature.
+            Simd128,
         }
 
         impl Isa {
             /// Every tier, best last on each architecture.
-            pub const ALL: [Isa; 7] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDot];
+            pub const ALL: [Isa; 8] = [Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDot, Isa::Simd128];
 
             /// The name used by `GHOSTNET_ISA`.
             pub fn name(self) -> &'static str {
@@ -1273,6 +1289,7 @@ mod rt {
                     Isa::Avx512Vnni => "avx512vnni",
                     Isa::Neon => "neon",
                     Isa::NeonDot => "neondot",
+                    Isa::Simd128 => "simd128",
                 }
             }
 
@@ -1298,6 +1315,7 @@ mod rt {
                     Isa::Scalar => true,
                     Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 | Isa::Avx512Vnni => cfg!(target_arch = "x86_64"),
                     Isa::Neon | Isa::NeonDot => cfg!(target_arch = "aarch64"),
+                    Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
                 }
             }
 
@@ -1317,6 +1335,10 @@ mod rt {
                     Isa::Neon => true,
                     #[cfg(target_arch = "aarch64")]
                     Isa::NeonDot => super::neon::has_dotprod(),
+                    // WebAssembly has no run-time detection: an engine that lacks simd128 refuses
+                    // the whole module.
+                    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                    Isa::Simd128 => true,
                     #[allow(unreachable_patterns)]
                     _ => false,
                 }
@@ -1324,7 +1346,7 @@ mod rt {
 
             /// The best tier this CPU supports.
             pub fn best() -> Isa {
-                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
+                [Isa::Avx512Vnni, Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon, Isa::Simd128].into_iter().find(|i| i.supported()).unwrap_or(Isa::Scalar)
             }
 
             /// The best tier the compile-time target features guarantee; the selection for
@@ -1340,6 +1362,8 @@ mod rt {
                     Isa::Avx2
                 } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
                     Isa::Neon
+                } else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+                    Isa::Simd128
                 } else {
                     Isa::Scalar
                 }
@@ -1671,6 +1695,17 @@ mod rt {
                 self.kind
             }
 
+            /// The activation of an [`EpKind::Affine`] epilogue alone (a few instructions, where
+            /// [`Ep::apply`] carries every kind, sigmoid's `exp` included).
+            ///
+            /// # Safety
+            /// The CPU supports `S`'s tier.
+            #[inline(always)]
+            pub(super) unsafe fn affine(&self, v: S::V) -> S::V {
+                // SAFETY: the tier is supported (our contract).
+                unsafe { S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi) }
+            }
+
             /// # Safety
             /// The CPU supports `S`'s tier.
             #[inline(always)]
@@ -1680,7 +1715,7 @@ mod rt {
                     match self.kind {
                         EpKind::Identity => v,
                         EpKind::Relu => S::max(v, self.lo),
-                        EpKind::Affine => S::min(S::max(S::fma(v, self.mul, self.add), self.lo), self.hi),
+                        EpKind::Affine => self.affine(v),
                         EpKind::Sigmoid => {
                             let one = S::splat(1.0);
                             S::div(one, S::add(one, S::exp(S::mul(v, S::splat(-1.0)))))
@@ -1776,6 +1811,9 @@ mod rt {
             /// residual; `raw` gets the value before it.
             pub gate: Option<Gate>,
         }
+
+        /// Most vectors of columns one tile covers: a matrix-vector product on a 4-lane tier.
+        const MV_VECTORS: usize = 8;
 
         /// Width of the tail panel of `n` columns (0 when `n` is a multiple of [`PANEL`]).
         pub const fn tail_width(n: usize) -> usize {
@@ -1887,6 +1925,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_gemm_f32_6x16(arena, weights, g, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_gemm_f32_4x8(arena, weights, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -1920,6 +1961,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_gemm_bf16_6x16(arena, weights, g, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_gemm_bf16_4x8(arena, weights, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2003,8 +2047,9 @@ mod rt {
             let [a, c, res, raw, scale, b, bias] = pointers(&arena, weights, g, BF16);
             // Rows of a packed panel: `k`, or `ceil(k / 2)` rows of bfloat16 pairs.
             let kp = if BF16 { g.k.div_ceil(2) } else { g.k };
-            // One row (a matrix-vector product) is bound by reading B: four B streams at once.
-            let group = if g.m == 1 { 4 * S::LANES } else { NV * S::LANES };
+            // One row (a matrix-vector product) is bound by reading B: several B panels at once,
+            // each a stream of its own (four vectors, or eight on 4-lane tiers: two panels).
+            let group = if g.m == 1 { if S::LANES == 4 { MV_VECTORS * 4 } else { 4 * S::LANES } } else { NV * S::LANES };
             let (rows, cols) = split(g.m, g.n, MR, group.max(PANEL), part);
             if rows.is_empty() || cols.is_empty() {
                 return;
@@ -2036,8 +2081,8 @@ mod rt {
                 let width = if left > group - S::LANES { group.min(left) } else { S::LANES.min(left) };
                 let nvec = width.div_ceil(S::LANES);
                 let last = width - (nvec - 1) * S::LANES;
-                let mut bp = [core::ptr::null(); 4];
-                let mut bstride = [0; 4];
+                let mut bp = [core::ptr::null(); MV_VECTORS];
+                let mut bstride = [0; MV_VECTORS];
                 for v in 0..nvec {
                     let col = j + v * S::LANES;
                     // SAFETY: `col < n`, so the panel and offset are inside packed B (checked in `pointers`).
@@ -2058,7 +2103,11 @@ mod rt {
                     // SAFETY: the tier is supported (our contract); all pointers were range-checked.
                     unsafe {
                         if g.m == 1 {
-                            dispatch::<S, 1, 4, BF16>(&t, 1, nvec, &out);
+                            if S::LANES == 4 {
+                                dispatch::<S, 1, MV_VECTORS, BF16>(&t, 1, nvec, &out);
+                            } else {
+                                dispatch::<S, 1, 4, BF16>(&t, 1, nvec, &out);
+                            }
                             i += 1;
                         } else if left < 3 {
                             dispatch::<S, 1, NV, BF16>(&t, 1, nvec, &out);
@@ -2107,9 +2156,9 @@ mod rt {
             a: *const f32,
             lda: usize,
             row: usize,
-            bp: [*const f32; 4],
+            bp: [*const f32; MV_VECTORS],
             /// Distance between consecutive rows of each B vector.
-            bstride: [usize; 4],
+            bstride: [usize; MV_VECTORS],
             scale: *const f32,
             bias: *const f32,
             col: usize,
@@ -2190,20 +2239,28 @@ mod rt {
                 for v in 0..NV {
                     bias_v[v] = S::load_n(bias.add(v * S::LANES), if v == NV - 1 { last } else { S::LANES });
                 }
-                let bias = bias_v;
-                if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() {
+                // The sums plus bias, copied out with constant indices: the epilogues below index
+                // by row, and where LLVM does not unroll them (it does not for wasm32) they would
+                // keep `acc` itself in memory, stored on every step of the k loop.
+                let mut sums = [[S::zero(); NV]; MR];
+                for r in 0..MR {
+                    for v in 0..NV {
+                        sums[r][v] = S::add(acc[r][v], bias_v[v]);
+                    }
+                }
+                if S::LANES * MR * NV <= 96 && rows == MR && o.raw.is_null() && o.gate.is_none() && t.ep.kind() != EpKind::Sigmoid {
                     // The common full tile, with the activation and the tail mask as constants so
                     // that the unrolled stores keep the sums in registers. (With more sums than
                     // half the register file, the unrolled epilogue makes LLVM spill sums inside
                     // the k loop; those tiles take the loop below.)
                     let partial = last < S::LANES;
                     match (t.ep.kind(), partial) {
-                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, acc, &bias, o),
-                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, acc, &bias, o),
-                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, acc, &bias, o),
-                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, acc, &bias, o),
-                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, acc, &bias, o),
-                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, acc, &bias, o),
+                        (EpKind::Identity, false) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, false>(t, &sums, o),
+                        (EpKind::Identity, true) => store_tile::<S, MR, NV, { EpKind::Identity as u8 }, true>(t, &sums, o),
+                        (EpKind::Relu, false) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, false>(t, &sums, o),
+                        (EpKind::Relu, true) => store_tile::<S, MR, NV, { EpKind::Relu as u8 }, true>(t, &sums, o),
+                        (_, false) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, false>(t, &sums, o),
+                        (_, true) => store_tile::<S, MR, NV, { EpKind::Affine as u8 }, true>(t, &sums, o),
                     }
                     return;
                 }
@@ -2215,7 +2272,7 @@ mod rt {
                     for v in 0..NV {
                         let lanes = if v == NV - 1 { last } else { S::LANES };
                         let col = t.col + v * S::LANES;
-                        let mut y = t.ep.apply(S::add(acc[r][v], bias[v]));
+                        let mut y = t.ep.apply(sums[r][v]);
                         if !o.raw.is_null() {
                             S::store_n(o.raw.add(i * o.ldw + col), y, lanes);
                         }
@@ -2231,31 +2288,27 @@ mod rt {
             }
         }
 
-        /// The epilogue of a full tile without gate or raw output: `c = act(acc + bias) (+ r)`.
-        /// `KIND` is an [`EpKind`] (identity and ReLU inline, anything else through [`Ep::apply`]);
+        /// The epilogue of a full tile without gate or raw output: `c = act(sums) (+ r)`, the sums
+        /// with the bias added.
+        /// `KIND` is an [`EpKind`] other than sigmoid (identity and ReLU inline, else [`Ep::affine`]);
         /// `PARTIAL` says the last vector has `t.last < LANES` lanes.
         ///
         /// # Safety
         /// As [`tile`], with all `MR` rows in range.
         #[inline(always)]
-        unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(
-            t: &Place<S>,
-            acc: &[[S::V; NV]; MR],
-            bias: &[S::V; NV],
-            o: &Out,
-        ) {
+        unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize, const KIND: u8, const PARTIAL: bool>(t: &Place<S>, sums: &[[S::V; NV]; MR], o: &Out) {
             // SAFETY: forwarded from `tile`: the rows and this chunk's columns are in range.
             unsafe {
                 let zero = S::zero();
-                for (r, row) in acc.iter().enumerate() {
+                for (r, row) in sums.iter().enumerate() {
                     let i = t.row + r;
                     for v in 0..NV {
                         let col = t.col + v * S::LANES;
-                        let mut y = S::add(row[v], bias[v]);
+                        let mut y = row[v];
                         y = match KIND {
                             k if k == EpKind::Identity as u8 => y,
                             k if k == EpKind::Relu as u8 => S::max(y, zero),
-                            _ => t.ep.apply(y),
+                            _ => t.ep.affine(y),
                         };
                         let tail = PARTIAL && v == NV - 1;
                         if !o.res.is_null() {
@@ -2277,9 +2330,14 @@ mod rt {
         /// pointers advance by their row strides; `PARTIAL` loads only `last` lanes of the last
         /// vector (the tail panel), so the loop body has no branch.
         ///
+        /// On WebAssembly it is a function of its own: compiled together with the epilogues, V8
+        /// kept the accumulators in stack slots and stored them on every step (simd128 GEMM 14
+        /// GF/s, against 25-30 out of line).
+        ///
         /// # Safety
         /// As [`tile`].
-        #[inline(always)]
+        #[cfg_attr(not(target_family = "wasm"), inline(always))]
+        #[cfg_attr(target_family = "wasm", inline(never))]
         #[allow(clippy::too_many_arguments)]
         unsafe fn kloop<S: Simd, const MR: usize, const NV: usize, const SCALE: bool, const PARTIAL: bool>(
             k: usize,
@@ -2534,6 +2592,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_quantize_u8_4c(arena, q, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_quantize_u8_4c(arena, q, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2651,6 +2712,9 @@ mod rt {
                     // SAFETY: the CPU has the dot-product extension (checked above).
                     unsafe { super::neon::neondot_qgemm_i8_6x16(arena, weights, g, part) }
                 }
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_qgemm_i8_4x4(arena, weights, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -2708,7 +2772,8 @@ mod rt {
 
         /// What the 8-bit kernels need of a tier beyond [`Simd`]: storing bytes.
         pub(super) trait Bytes: Simd {
-            /// Stores the first `n <= LANES` lanes, which hold whole numbers in `0..=255`, as bytes.
+            /// Stores the first `n <= LANES` lanes, which hold values in `0..=255`, as bytes rounded
+            /// to nearest, ties to even.
             ///
             /// # Safety
             /// The tier is supported; `n` bytes at `p` are writable.
@@ -3020,6 +3085,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_dwconv_f32_4c(arena, weights, d, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_dwconv_f32_4c(arena, weights, d, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3165,7 +3233,8 @@ mod rt {
             // whole strip is inside), tap rows only between ky0 and ky1, channels masked unless
             // FULL; stores stay inside the output row.
             unsafe {
-                let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none() && p.r.is_null();
+                let plain = e.ky0 == 0 && e.ky1 == KH && d.gate.is_none();
+                let ldr = d.residual.map_or(0, |r| r.ld);
                 let mut ox = x0;
                 while ox < x1 {
                     if plain {
@@ -3178,7 +3247,8 @@ mod rt {
                             let rows: [*const f32; KH] =
                                 core::array::from_fn(|ky| p.x.add(((e.iy0 + ky as isize) as usize * d.w + first as usize) * ldx + e.ch));
                             let y = p.y.add((e.oy * d.ow + ox) * d.y.ld + e.ch);
-                            interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, wv, bias, &e.ep, e.lanes, n);
+                            let r = if p.r.is_null() { p.r } else { p.r.add((e.oy * d.ow + ox) * ldr + e.ch) };
+                            interior::<S, KH, KW, SW, P, FULL>(rows, ldx, y, d.y.ld, (r, ldr), wv, bias, &e.ep, e.lanes, n);
                             ox += n * P;
                             continue;
                         }
@@ -3226,7 +3296,8 @@ mod rt {
         }
 
         /// `n` strips of `P` outputs whose taps are all inside the input: `rows[ky]` points at the
-        /// first strip's first input column in tap row `ky`, `y` at its first output. Each input
+        /// first strip's first input column in tap row `ky`, `y` at its first output, `res.0` at
+        /// its residual (null if none; pixels `res.1` apart). Each input
         /// column is loaded once per tap row and feeds the strip outputs it touches, so only the
         /// filter, the `P` sums and one column are live.
         ///
@@ -3240,6 +3311,7 @@ mod rt {
             ldx: usize,
             y: *mut f32,
             ldy: usize,
+            res: (*const f32, usize),
             wv: &[[S::V; KW]; KH],
             bias: S::V,
             ep: &Ep<S>,
@@ -3248,7 +3320,7 @@ mod rt {
         ) {
             let span = (P - 1) * SW + KW;
             // SAFETY: the caller's contract; every column read is below `span` of a strip that
-            // lies inside the input, every store one of the strip's outputs.
+            // lies inside the input, every store (and residual read) one of the strip's outputs.
             unsafe {
                 for s in 0..n {
                     let mut acc = [bias; P];
@@ -3267,7 +3339,11 @@ mod rt {
                     }
                     let yp = y.add(s * P * ldy);
                     for (j, &a) in acc.iter().enumerate() {
-                        let v = ep.apply(a);
+                        let mut v = ep.apply(a);
+                        if !res.0.is_null() {
+                            let rp = res.0.add((s * P + j) * res.1);
+                            v = S::add(v, if FULL { S::load(rp) } else { S::load_part(rp, lanes) });
+                        }
                         if FULL {
                             S::store(yp.add(j * ldy), v)
                         } else {
@@ -3489,6 +3565,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_conv_f32_1x16(arena, input, weights, d, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_conv_f32_1x8(arena, input, weights, d, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3739,6 +3818,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_gap_f32_4c(arena, g, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_gap_f32_4c(arena, g, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -3834,6 +3916,9 @@ mod rt {
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: Advanced SIMD is part of every AArch64 CPU.
                 Isa::Neon => unsafe { super::neon::neon_avgpool_f32_4c(arena, a, part) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                // SAFETY: the build enables simd128, so the engine running it has it.
+                Isa::Simd128 => unsafe { super::wasm::simd128_avgpool_f32_4c(arena, a, part) },
                 #[allow(unreachable_patterns)]
                 other => panic!("kernel tier {} is not compiled into this build", other.name()),
             }
@@ -5570,9 +5655,211 @@ mod rt {
             unsafe { pool::avg_body::<Neon>(a, q, p) }
         }
     }
+    pub mod wasm {
+        #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        //! The WebAssembly SIMD tier (`v128` as four `f32` lanes) and its kernel wrappers.
+        //!
+        //! WebAssembly cannot ask the machine what it supports: a module that uses an instruction
+        //! the engine lacks fails to load as a whole. So the tier exists only in builds made with
+        //! `-C target-feature=+simd128` (every current browser engine and Node run those), and is
+        //! then always usable; other wasm32 builds run the scalar kernels.
+        //!
+        //! Simd128 has no fused multiply-add: [`Simd::fma`] is a multiply and an add (two
+        //! roundings), unless the build also enables `relaxed-simd`, whose `f32x4.relaxed_madd`
+        //! the engine may fuse (V8 does on CPUs with FMA). `max` and `min` are the pseudo-minimum
+        //! and -maximum (`pmax(b, a)` is `b < a ? a : b`): one instruction on x86 engines, and a
+        //! NaN in `a` gives `b`, as on the x86 tiers.
+
+        use core::arch::wasm32::*;
+
+        use super::conv::{self, Dense};
+        use super::dwconv::{self, Depthwise};
+        use super::gemm::{self, Gemm};
+        use super::isa::{Arena, Part};
+        use super::pool::{self, AvgPool, GlobalAvg};
+        use super::qgemm::{self, Bytes, Dot, QGemm, Quantize};
+        use super::simd::Simd;
+
+        /// The simd128 tier.
+        #[derive(Clone, Copy)]
+        pub(super) struct Simd128;
+
+        impl Simd for Simd128 {
+            const LANES: usize = 4;
+            type V = v128;
+            #[inline(always)]
+            unsafe fn zero() -> v128 {
+                f32x4_splat(0.0)
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> v128 {
+                f32x4_splat(x)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> v128 {
+                // SAFETY: 4 readable values at `p` (trait contract); the load needs no alignment.
+                unsafe { v128_load(p.cast::<v128>()) }
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const f32, n: usize) -> v128 {
+                // SAFETY: `n < 4` readable values at `p` (trait contract); only those are read.
+                unsafe {
+                    match n {
+                        0 => f32x4_splat(0.0),
+                        1 => v128_load32_zero(p.cast::<u32>()),
+                        2 => v128_load64_zero(p.cast::<u64>()),
+                        _ => f32x4_replace_lane::<2>(v128_load64_zero(p.cast::<u64>()), *p.add(2)),
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut f32, v: v128) {
+                // SAFETY: 4 writable values at `p` (trait contract); the store needs no alignment.
+                unsafe { v128_store(p.cast::<v128>(), v) }
+            }
+            #[inline(always)]
+            unsafe fn store_part(p: *mut f32, v: v128, n: usize) {
+                // SAFETY: `n < 4` writable values at `p` (trait contract); only those are written.
+                unsafe {
+                    match n {
+                        0 => {}
+                        1 => v128_store32_lane::<0>(v, p.cast::<u32>()),
+                        2 => v128_store64_lane::<0>(v, p.cast::<u64>()),
+                        _ => {
+                            v128_store64_lane::<0>(v, p.cast::<u64>());
+                            v128_store32_lane::<2>(v, p.add(2).cast::<u32>());
+                        }
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: v128, b: v128, c: v128) -> v128 {
+                #[cfg(target_feature = "relaxed-simd")]
+                {
+                    f32x4_relaxed_madd(a, b, c)
+                }
+                #[cfg(not(target_feature = "relaxed-simd"))]
+                {
+                    f32x4_add(f32x4_mul(a, b), c)
+                }
+            }
+            #[inline(always)]
+            unsafe fn add(a: v128, b: v128) -> v128 {
+                f32x4_add(a, b)
+            }
+            #[inline(always)]
+            unsafe fn mul(a: v128, b: v128) -> v128 {
+                f32x4_mul(a, b)
+            }
+            #[inline(always)]
+            unsafe fn max(a: v128, b: v128) -> v128 {
+                f32x4_pmax(b, a)
+            }
+            #[inline(always)]
+            unsafe fn min(a: v128, b: v128) -> v128 {
+                f32x4_pmin(b, a)
+            }
+            #[inline(always)]
+            unsafe fn div(a: v128, b: v128) -> v128 {
+                f32x4_div(a, b)
+            }
+            #[inline(always)]
+            unsafe fn round(a: v128) -> v128 {
+                f32x4_nearest(a)
+            }
+            #[inline(always)]
+            unsafe fn pow2i(n: v128) -> v128 {
+                // The bits of the float 2^n: the biased exponent n + 127 in bits 23..31.
+                i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23)
+            }
+        }
+
+        impl Bytes for Simd128 {
+            #[inline(always)]
+            unsafe fn store_bytes(p: *mut u8, v: v128, n: usize) {
+                // Rounded to nearest (ties to even), the lanes hold whole numbers in 0..=255: the
+                // conversion and the saturating narrowings are exact.
+                let w = u16x8_narrow_i32x4(i32x4_trunc_sat_f32x4(f32x4_nearest(v)), i32x4_splat(0));
+                let b = u32x4_extract_lane::<0>(u8x16_narrow_i16x8(w, w)).to_le_bytes();
+                // SAFETY: `n <= 4` writable bytes at `p` (trait contract).
+                unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), p, n.min(4)) }
+            }
+        }
+
+        /// The exact 8-bit dot product of simd128: bytes widened to 16 bits, `i32x4.dot_i16x8_s`
+        /// gives two partial sums per column, added pairwise at the end.
+        #[derive(Clone, Copy)]
+        pub(super) struct Widen4;
+
+        impl Dot<Simd128> for Widen4 {
+            /// Columns 0-1 and 2-3, as 16-bit weights `[c0 w0..w3, c1 w0..w3]`.
+            type B = (v128, v128);
+            /// Per pair of columns, two partial sums each: `[c0 w0-1, c0 w2-3, c1 w0-1, c1 w2-3]`.
+            type Acc = (v128, v128);
+            #[inline(always)]
+            unsafe fn zero() -> Self::Acc {
+                (i32x4_splat(0), i32x4_splat(0))
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const u32) -> Self::B {
+                // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
+                let b = unsafe { v128_load(p.cast()) };
+                (i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b))
+            }
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+                let mut t = [0u32; 4];
+                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+                    Self::load(t.as_ptr())
+                }
+            }
+            #[inline(always)]
+            unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
+                // SAFETY: 4 readable bytes at `a` (trait contract).
+                let bytes = u32x4_splat(unsafe { a.cast::<u32>().read_unaligned() });
+                // `[a0, a1, a2, a3, a0, a1, a2, a3]` as 16-bit values (0..=255 fits).
+                let a16 = u16x8_extend_low_u8x16(bytes);
+                // |a| <= 255, |w| <= 128: each pair sum fits 17 bits, the totals of any k fit i32.
+                (i32x4_add(acc.0, i32x4_dot_i16x8(a16, b.0)), i32x4_add(acc.1, i32x4_dot_i16x8(a16, b.1)))
+            }
+            #[inline(always)]
+            unsafe fn sums(acc: Self::Acc) -> v128 {
+                let even = i32x4_shuffle::<0, 2, 4, 6>(acc.0, acc.1);
+                let odd = i32x4_shuffle::<1, 3, 5, 7>(acc.0, acc.1);
+                f32x4_convert_i32x4(i32x4_add(even, odd))
+            }
+        }
+
+        /// Declares `#[target_feature]` wrappers around generic bodies.
+        macro_rules! wrappers {
+            ($($name:ident($($arg:ident: $ty:ty),*) = $body:expr;)*) => {$(
+                /// # Safety
+                /// None beyond the body's: the build enables simd128, so every engine that loaded
+                /// the module runs it.
+                #[target_feature(enable = "simd128")]
+                pub(super) unsafe fn $name($($arg: $ty),*) {
+                    // SAFETY: simd128 is enabled for the whole build.
+                    unsafe { $body }
+                }
+            )*};
+        }
+
+        wrappers! {
+            simd128_gemm_f32_4x8(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body::<Simd128, 4, 2>(a, w, g, p);
+            simd128_gemm_bf16_4x8(a: Arena<'_>, w: &[f32], g: &Gemm, p: Part) = gemm::body_bf16::<Simd128, 4, 2>(a, w, g, p);
+            simd128_quantize_u8_4c(a: Arena<'_>, q: &Quantize, p: Part) = qgemm::quantize_body::<Simd128>(a, q, p);
+            simd128_qgemm_i8_4x4(a: Arena<'_>, w: &[f32], g: &QGemm, p: Part) = qgemm::body::<Simd128, Widen4, 4, 1>(a, w, g, p);
+            simd128_dwconv_f32_4c(a: Arena<'_>, w: &[f32], d: &Depthwise, p: Part) = dwconv::body::<Simd128>(a, w, d, p);
+            simd128_conv_f32_1x8(a: Arena<'_>, i: Option<&[f32]>, w: &[f32], d: &Dense, p: Part) = conv::body::<Simd128, 2>(a, i, w, d, p);
+            simd128_gap_f32_4c(a: Arena<'_>, g: &GlobalAvg, p: Part) = pool::body::<Simd128>(a, g, p);
+            simd128_avgpool_f32_4c(a: Arena<'_>, q: &AvgPool, p: Part) = pool::avg_body::<Simd128>(a, q, p);
+        }
+    }
     pub mod detect {
         //! Choosing the kernel tier at run time, once: the best the CPU supports, or the one
-        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon|neondot` forces (unset, empty or blank:
+        //! `GHOSTNET_ISA=scalar|avx2|avxvnni|avx512|avx512vnni|neon|neondot|simd128` forces (unset, empty or blank:
         //! the best).
 
         use super::isa::Isa;
@@ -5618,6 +5905,9 @@ mod rt {
         }
     }
     pub mod team {
+        // WebAssembly without the atomics feature has no threads (`std::thread::spawn` fails):
+        // there `forward_threads` runs on the calling thread alone and this module is left out.
+        #![cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
         //! A team of threads kept for the life of a network, each job run on all of them at once,
         //! and the barrier they pass between layers: the threads `forward_threads` splits every
         //! layer over. Kept threads cost nothing to start, and the OS keeps them on separate

@@ -2792,8 +2792,18 @@ mod rt {
             type Acc: Copy;
             unsafe fn zero() -> Self::Acc;
             unsafe fn load(p: *const u32) -> Self::B;
-            /// Loads `n < LANES` dwords; the other columns are zero.
-            unsafe fn load_part(p: *const u32, n: usize) -> Self::B;
+            /// Loads `n < LANES` dwords; the other columns are zero. (Tiers with masked loads
+            /// override this copy through a buffer.)
+            #[inline(always)]
+            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+                let mut t = [0u32; 16];
+                debug_assert!(S::LANES <= t.len());
+                // SAFETY: `n < LANES <= 16` readable dwords at `p` (trait contract); `t` holds 16.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+                    Self::load(t.as_ptr())
+                }
+            }
             /// `acc[j] += sum_t a[t] * b[j][t]` for the 4 bytes `a` at `a` (unsigned) and the
             /// column `j`'s 4 weights (signed).
             unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc;
@@ -5483,15 +5493,6 @@ mod rt {
                 }
             }
             #[inline(always)]
-            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
-                let mut t = [0u32; 4];
-                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-                    Self::load(t.as_ptr())
-                }
-            }
-            #[inline(always)]
             unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
                 // SAFETY: 4 readable bytes at `a`; NEON is available (trait contract).
                 unsafe {
@@ -5546,15 +5547,6 @@ mod rt {
             unsafe fn load(p: *const u32) -> int8x16_t {
                 // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
                 unsafe { vld1q_s8(p.cast()) }
-            }
-            #[inline(always)]
-            unsafe fn load_part(p: *const u32, n: usize) -> int8x16_t {
-                let mut t = [0u32; 4];
-                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-                    Self::load(t.as_ptr())
-                }
             }
             #[inline(always)]
             unsafe fn dot(acc: int32x4_t, a: *const u8, b: int8x16_t) -> int32x4_t {
@@ -5805,15 +5797,6 @@ mod rt {
                 // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
                 let b = unsafe { v128_load(p.cast()) };
                 (i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b))
-            }
-            #[inline(always)]
-            unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
-                let mut t = [0u32; 4];
-                // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-                    Self::load(t.as_ptr())
-                }
             }
             #[inline(always)]
             unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {

@@ -143,15 +143,6 @@ impl Dot<Neon> for Widen4 {
         }
     }
     #[inline(always)]
-    unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
-        let mut t = [0u32; 4];
-        // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-        unsafe {
-            core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-            Self::load(t.as_ptr())
-        }
-    }
-    #[inline(always)]
     unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
         // SAFETY: 4 readable bytes at `a`; NEON is available (trait contract).
         unsafe {
@@ -206,15 +197,6 @@ impl Dot<Neon> for Sdot {
     unsafe fn load(p: *const u32) -> int8x16_t {
         // SAFETY: 4 readable dwords (16 bytes) at `p` (trait contract).
         unsafe { vld1q_s8(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn load_part(p: *const u32, n: usize) -> int8x16_t {
-        let mut t = [0u32; 4];
-        // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-        unsafe {
-            core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-            Self::load(t.as_ptr())
-        }
     }
     #[inline(always)]
     unsafe fn dot(acc: int32x4_t, a: *const u8, b: int8x16_t) -> int32x4_t {

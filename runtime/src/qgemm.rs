@@ -331,8 +331,18 @@ pub(super) trait Dot<S: Simd> {
     type Acc: Copy;
     unsafe fn zero() -> Self::Acc;
     unsafe fn load(p: *const u32) -> Self::B;
-    /// Loads `n < LANES` dwords; the other columns are zero.
-    unsafe fn load_part(p: *const u32, n: usize) -> Self::B;
+    /// Loads `n < LANES` dwords; the other columns are zero. (Tiers with masked loads
+    /// override this copy through a buffer.)
+    #[inline(always)]
+    unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
+        let mut t = [0u32; 16];
+        debug_assert!(S::LANES <= t.len());
+        // SAFETY: `n < LANES <= 16` readable dwords at `p` (trait contract); `t` holds 16.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
+            Self::load(t.as_ptr())
+        }
+    }
     /// `acc[j] += sum_t a[t] * b[j][t]` for the 4 bytes `a` at `a` (unsigned) and the
     /// column `j`'s 4 weights (signed).
     unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc;

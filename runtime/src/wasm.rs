@@ -149,15 +149,6 @@ impl Dot<Simd128> for Widen4 {
         (i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b))
     }
     #[inline(always)]
-    unsafe fn load_part(p: *const u32, n: usize) -> Self::B {
-        let mut t = [0u32; 4];
-        // SAFETY: `n < 4` readable dwords at `p` (trait contract); `t` holds 4.
-        unsafe {
-            core::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), n);
-            Self::load(t.as_ptr())
-        }
-    }
-    #[inline(always)]
     unsafe fn dot(acc: Self::Acc, a: *const u8, b: Self::B) -> Self::Acc {
         // SAFETY: 4 readable bytes at `a` (trait contract).
         let bytes = u32x4_splat(unsafe { a.cast::<u32>().read_unaligned() });

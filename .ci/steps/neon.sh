@@ -13,6 +13,9 @@
 #     no dependencies (.ci/steps/net_check.rs, warnings are errors), runs them under
 #     qemu-aarch64 with GHOSTNET_ISA=neon and =scalar, one thread and two, and compares with
 #     ONNX Runtime's outputs: max |diff| <= 1e-4 * max |ort| and the same top-5 in every row.
+#     The digits GhostNet quantized by ONNX Runtime (the fixture digits_ghostnet.qdq, int8)
+#     runs on neon, neondot (sdot) and scalar and must give ONNX Runtime's top-1 on 99% of
+#     the images and its accuracy within 0.5 points.
 #     GHOSTNET_ISA=avx2 there must be refused with a clear error.
 #
 # Run from anywhere: `bash .ci/steps/neon.sh`. Idempotent; the installs are skipped when
@@ -164,6 +167,14 @@ main() {
                 say "notice: fixture $f.{onnx,input.bin,ort.bin} missing; skipping it"
             fi
         done
+        # The digits GhostNet quantized by ONNX Runtime (QDQ): ghostc compiles it in int8.
+        f=$fixtures/digits_ghostnet.qdq
+        if [[ -f $f.onnx && -f $f.ort.bin ]]; then
+            cases+=("digits_int8|$f.onnx|$models/digits_ghostnet.test_x.bin|$f.ort.bin|10|$models/digits_ghostnet.test_y.bin")
+        elif [[ -n "${CI:-}" ]]; then
+            say "fixture $f.{onnx,ort.bin} missing; CI is set, so this fails" >&2
+            exit 1
+        fi
     elif [[ -n "${CI:-}" ]]; then
         say "fixtures missing (looked in \$GHOSTNET_FIXTURES and shared/fixtures above $root); CI is set, so this fails" >&2
         exit 1
@@ -214,9 +225,11 @@ main() {
     t=$(date +%s)
     passed=0
     failed=0
-    for isa in neon scalar; do
+    for isa in neon neondot scalar; do
         for c in "${cases[@]}"; do
             IFS='|' read -r module _ input ort classes labels <<<"$c"
+            # The dot-product tier differs from NEON in the 8-bit products only.
+            [[ $isa == neondot && $module != *_int8 ]] && continue
             say "+ GHOSTNET_ISA=$isa ${qemu[*]} neon_check $module $(basename "$input") $(basename "$ort") $classes"
             # A hang (threads waiting on each other) fails after 10 minutes instead of
             # running into CI's limit.

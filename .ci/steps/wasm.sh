@@ -12,7 +12,8 @@
 #     form) with warnings as errors.
 #  3. Compiled networks against ONNX Runtime's outputs (max |diff| <= 1e-4 * max |ort|, same
 #     top-5 in every row): the digits GhostNet (397 test images) and GhostNet 0.5x (the
-#     fixture ghostnet_050_legacy), in the std form for wasm32-wasip1 (.ci/steps/net_check.rs)
+#     fixture ghostnet_050_legacy; and the fixture digits_ghostnet.qdq in int8, by the rule
+#     for quantized networks of net_check.rs), in the std form for wasm32-wasip1 (.ci/steps/net_check.rs)
 #     on the simd128 and scalar tiers (GHOSTNET_ISA=avx2 must be refused); the digits GhostNet
 #     in the no_std form for wasm32-unknown-unknown (.ci/steps/wasm_nostd.rs) and in the
 #     browser demo's std form (generated/web), both loaded by generated/web/ghostnet.js in
@@ -130,6 +131,14 @@ main() {
         exit 1
     else
         say "notice: fixture ghostnet_050_legacy missing; checking the digits network only"
+    fi
+    # The digits GhostNet quantized by ONNX Runtime (QDQ), compiled in int8.
+    f=${fixtures:+$fixtures/digits_ghostnet.qdq}
+    if [[ -n "$f" && -f $f.onnx && -f $f.ort.bin ]]; then
+        cases+=("digits_int8|$f.onnx|$models/digits_ghostnet.test_x.bin|$f.ort.bin|10|$models/digits_ghostnet.test_y.bin")
+    elif [[ -n "${CI:-}" ]]; then
+        say "fixture digits_ghostnet.qdq.{onnx,ort.bin} missing; CI is set, so this fails" >&2
+        exit 1
     fi
 
     t=$(date +%s)

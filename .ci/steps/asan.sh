@@ -22,7 +22,9 @@ base="${CARGO_TARGET_DIR:-$PWD/target}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 
 say "runtime kernel tests under ASan"
-RUSTFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR="$base/asan" \
+# opt-level 1: the 8-bit and bf16 kernel tests loop over thousands of shapes on every tier,
+# several times slower unoptimized; ASan checks every access the optimized code makes.
+RUSTFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR="$base/asan" CARGO_PROFILE_DEV_OPT_LEVEL=1 \
     nice -n 19 cargo +nightly test -q --target $TARGET -p ghostnet-runtime --tests
 say "kernel tests done in $(($(date +%s) - start)) s"
 

@@ -7,7 +7,7 @@
 #  2. Builds the five targets (no sanitizer: the targets are safe Rust; overflow checks and
 #     debug assertions on).
 #  3. Runs onnx_load, onnx_mutate, safetensors_load, dsl and differential for
-#     $GHOSTNET_FUZZ_SECONDS each (default 20), one at a time, niced, from the checked-in
+#     $GHOSTNET_FUZZ_SECONDS each (default 12), one at a time, niced, from the checked-in
 #     seeds (fuzz/seeds) and the bad-input corpus; a crash (for differential: a compiled
 #     network that disagrees with the interpreter) fails the step and leaves its input in
 #     fuzz/artifacts/.
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
 say() { echo "fuzz_smoke.sh: $*"; }
-seconds=${GHOSTNET_FUZZ_SECONDS:-20}
+seconds=${GHOSTNET_FUZZ_SECONDS:-12}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 if ! command -v cargo-fuzz >/dev/null; then

@@ -3473,33 +3473,61 @@ mod rt {
             }
         }
 
-        /// The SIMD quantization: `LANES` columns at a time, the tail masked.
+        /// The SIMD quantization: `LANES` columns at a time, the tail masked. Dense rows without
+        /// a column scale (the input fills its rows and the byte rows need no padding) are one
+        /// run of `rows * k` values, so short rows cost no per-row tail.
         ///
         /// # Safety
         /// The CPU supports `S`'s tier.
         #[inline(always)]
         pub(super) unsafe fn quantize_body<S: Simd + Bytes>(arena: Arena<'_>, q: &Quantize, part: Part) {
             let (x, y, s) = quantize_pointers(&arena, q);
-            // SAFETY: the tier is supported; every load is below `k` (the last masked), every store
-            // inside the row of bytes; the padding is written as zeros.
+            let rows = part.range(q.m, 1);
+            // SAFETY: the tier is supported; every load is below `k` of a row of this part (or
+            // inside the part's dense run), every store inside its bytes; padding is written as zeros.
             unsafe {
-                let (inv, zero) = (S::splat(q.inv_scale), S::splat(q.zero));
-                for i in part.range(q.m, 1) {
+                if q.x.ld == q.k && q.ldy == q.k && s.is_null() {
+                    let at = rows.start * q.k;
+                    quantize_run::<S>(x.add(at), y.add(at), s, rows.len() * q.k, q);
+                    return;
+                }
+                for i in rows {
                     let (xr, yr) = (x.add(i * q.x.ld), y.add(i * q.ldy));
-                    let mut p = 0;
-                    while p < q.k {
-                        let n = (q.k - p).min(S::LANES);
-                        let mut v = S::load_n(xr.add(p), n);
-                        if !s.is_null() {
-                            v = S::mul(v, S::load_n(s.add(p), n));
-                        }
-                        let t = S::add(S::mul(v, inv), zero);
-                        S::store_bytes(yr.add(p), S::min(S::max(t, S::zero()), S::splat(255.0)), n);
-                        p += S::LANES;
-                    }
+                    quantize_run::<S>(xr, yr, s, q.k, q);
                     for b in q.k..q.ldy {
                         *yr.add(b) = 0;
                     }
+                }
+            }
+        }
+
+        /// `len` values from `x` to bytes at `y`, each first multiplied by `s[p]` when `s` is not null.
+        ///
+        /// # Safety
+        /// The CPU supports `S`'s tier; `len` values are readable at `x` (and `s`), `len` bytes writable at `y`.
+        #[inline(always)]
+        unsafe fn quantize_run<S: Simd + Bytes>(x: *const f32, y: *mut u8, s: *const f32, len: usize, q: &Quantize) {
+            // SAFETY: the caller's contract; the last vector is masked to `len`.
+            unsafe {
+                let (inv, zero, top) = (S::splat(q.inv_scale), S::splat(q.zero), S::splat(255.0));
+                let mut p = 0;
+                while p + S::LANES <= len {
+                    let mut v = S::load(x.add(p));
+                    if !s.is_null() {
+                        v = S::mul(v, S::load(s.add(p)));
+                    }
+                    let t = S::add(S::mul(v, inv), zero);
+                    S::store_bytes(y.add(p), S::min(S::max(t, S::zero()), top), S::LANES);
+                    p += S::LANES;
+                }
+                if p < len {
+                    let n = len - p;
+                    let mut v = S::load_n(x.add(p), n);
+                    if !s.is_null() {
+                        v = S::mul(v, S::load_n(s.add(p), n));
+                    }
+                    let t = S::add(S::mul(v, inv), zero);
+                    S::store_bytes(y.add(p), S::min(S::max(t, S::zero()), top), n);
                 }
             }
         }

@@ -137,8 +137,7 @@ pub fn measure(graph: &Graph, program: &Program, input: &[f32], options: &Option
     let report = Report::new(graph, program.arena_len * 4);
     let mut layers: Vec<LayerTime> = Vec::new();
     for (s, &dt) in program.steps.iter().zip(&medians) {
-        // A layer's steps may be apart (layers that run in bands interleave).
-        if let Some(l) = layers.iter_mut().find(|l| l.name == s.layer) {
+        if let Some(l) = layers.last_mut().filter(|l| l.name == s.layer) {
             l.seconds += dt;
             l.kernels.push(describe(&s.kind));
             continue;

@@ -59,11 +59,6 @@ impl<'g> Emit<'g> {
         self.replay = (image > 0).then_some(0);
     }
 
-    /// Steps emitted so far.
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
     /// The steps and the packed weights.
     pub fn finish(self) -> (Vec<Step>, Vec<f32>) {
         (self.steps, self.weights)

@@ -17,7 +17,6 @@
 //! padding, resizing). The fused forms GhostNet is made of run on the SIMD kernels; every
 //! other form of an op runs on the general kernels of [`rt::nd`], which read any layout.
 
-mod band;
 mod conv;
 mod data;
 mod elementwise;
@@ -28,7 +27,6 @@ mod plan;
 mod pool;
 
 use std::fmt;
-use std::ops::Range;
 
 use ghostnet_runtime as rt;
 use rt::conv::Dense;
@@ -442,16 +440,6 @@ impl std::error::Error for Problems {}
 
 /// Lowers `graph` (after the fusion passes).
 pub fn lower(graph: &Graph) -> Result<Program, Problems> {
-    lower_with(graph, true)
-}
-
-/// Lowers `graph` with every layer run whole, none in bands: the reference the banded
-/// schedule is tested against (the two give the same bits).
-pub fn lower_without_bands(graph: &Graph) -> Result<Program, Problems> {
-    lower_with(graph, false)
-}
-
-fn lower_with(graph: &Graph, banded: bool) -> Result<Program, Problems> {
     if graph.inputs.len() != 1 {
         return Err(Problems::graph(format!("the network must have one input, it has {}", graph.inputs.len())));
     }
@@ -471,11 +459,8 @@ fn lower_with(graph: &Graph, banded: bool) -> Result<Program, Problems> {
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    let bands = if banded { band::groups(graph, &hows, &layouts) } else { Vec::new() };
-    let plan = plan::Planner::new(graph, &hows, &layouts, &bands).plan();
+    let plan = plan::Planner::new(graph, &hows, &layouts).plan();
     let mut cx = emit::Emit::new(graph, &layouts, &plan);
-    // The steps of each band group, from its first node's to its last's.
-    let mut band_steps: Vec<Range<usize>> = Vec::new();
     if plan.input_in_arena {
         let dst = cx.at(input);
         match (layouts.mode, graph.shape(input).len()) {
@@ -497,9 +482,6 @@ fn lower_with(graph: &Graph, banded: bool) -> Result<Program, Problems> {
             How::General | How::Alias | How::Classifier => 1,
             _ => layouts.images(n.inputs[0]),
         };
-        if bands.iter().any(|g| g.start == i) {
-            band_steps.push(cx.len()..cx.len());
-        }
         for image in 0..runs {
             cx.start(i, image);
             match &n.op {
@@ -512,9 +494,6 @@ fn lower_with(graph: &Graph, banded: bool) -> Result<Program, Problems> {
                 }
                 Op::FakeQuant(_) => unreachable!("classified as unsupported"),
             }
-        }
-        if bands.iter().any(|g| g.end == i + 1) {
-            band_steps.last_mut().expect("a group ends after it starts").end = cx.len();
         }
     }
     cx.start(usize::MAX, 0);
@@ -542,12 +521,7 @@ fn lower_with(graph: &Graph, banded: bool) -> Result<Program, Problems> {
         outputs.push(Output { name: graph.output_name(k).to_string(), shape, offset, copies });
         offset += len;
     }
-    let (mut steps, weights) = cx.finish();
-    for r in band_steps.into_iter().rev() {
-        if let Some(banded) = band::schedule(&steps[r.clone()]) {
-            steps.splice(r, banded);
-        }
-    }
+    let (steps, weights) = cx.finish();
     let runs = match layouts.mode {
         Mode::PerImage => graph.shape(input)[0],
         Mode::Whole => 1,

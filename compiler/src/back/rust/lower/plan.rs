@@ -2,7 +2,6 @@
 //! and where it goes ([`memory::place`]).
 
 use std::collections::HashMap;
-use std::ops::Range;
 
 use super::super::memory::{self, Lifetime};
 use super::layout::Layouts;
@@ -33,19 +32,11 @@ pub(super) struct Planner<'g> {
     graph: &'g Graph,
     hows: &'g [How],
     layouts: &'g Layouts,
-    /// Node ranges that run in bands ([`super::band`]).
-    bands: &'g [Range<usize>],
 }
 
 impl<'g> Planner<'g> {
-    pub fn new(graph: &'g Graph, hows: &'g [How], layouts: &'g Layouts, bands: &'g [Range<usize>]) -> Self {
-        Planner { graph, hows, layouts, bands }
-    }
-
-    /// The node times node `i` is alive at: its own (`i + 1`), or its whole band group's,
-    /// whose layers all run interleaved.
-    fn span(&self, i: usize) -> (usize, usize) {
-        self.bands.iter().find(|g| g.contains(&i)).map_or((i + 1, i + 1), |g| (g.start + 1, g.end))
+    pub fn new(graph: &'g Graph, hows: &'g [How], layouts: &'g Layouts) -> Self {
+        Planner { graph, hows, layouts }
     }
 
     fn size(&self, t: TensorId) -> usize {
@@ -152,9 +143,6 @@ impl<'g> Planner<'g> {
         };
         for i in 0..g.nodes.len() {
             let Some(r) = self.residual(i) else { continue };
-            if self.span(i) != (i + 1, i + 1) {
-                continue;
-            }
             let n = &g.nodes[i];
             let (rb, ob) = (find(&merged, root[&r]), find(&merged, root[&n.output]));
             let x_buf = root.get(&n.inputs[0]).map(|&b| find(&merged, b));
@@ -178,10 +166,9 @@ impl<'g> Planner<'g> {
             touch(root[&input], 0);
         }
         for i in 0..g.nodes.len() {
-            let (s, e) = self.span(i);
-            for b in self.reads(i).into_iter().chain([g.nodes[i].output]).map(|t| root[&t]) {
-                touch(b, s);
-                touch(b, e);
+            touch(root[&g.nodes[i].output], i + 1);
+            for t in self.reads(i) {
+                touch(root[&t], i + 1);
             }
         }
         for &o in &g.outputs {
@@ -197,10 +184,9 @@ impl<'g> Planner<'g> {
         }
         let mut scratch_slots: Vec<(usize, usize)> = Vec::new();
         for i in 0..g.nodes.len() {
-            let (start, end) = self.span(i);
             for s in self.scratch(i) {
                 scratch_slots.push((i, lifetimes.len()));
-                lifetimes.push(Lifetime { size: s, start, end });
+                lifetimes.push(Lifetime { size: s, start: i + 1, end: i + 1 });
             }
         }
         let (offs, arena_len) = memory::place(&lifetimes);

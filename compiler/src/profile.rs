@@ -39,6 +39,8 @@ pub struct LayerTime {
     pub precision: String,
     /// Kernel calls of the layer.
     pub kernels: Vec<String>,
+    /// Median time of each kernel call, seconds.
+    pub kernel_seconds: Vec<f64>,
     /// Median time, seconds.
     pub seconds: f64,
 }
@@ -140,6 +142,7 @@ pub fn measure(graph: &Graph, program: &Program, input: &[f32], options: &Option
         if let Some(l) = layers.last_mut().filter(|l| l.name == s.layer) {
             l.seconds += dt;
             l.kernels.push(describe(&s.kind));
+            l.kernel_seconds.push(dt);
             continue;
         }
         let row = report.layers.iter().find(|l| l.name == s.layer);
@@ -152,6 +155,7 @@ pub fn measure(graph: &Graph, program: &Program, input: &[f32], options: &Option
             macs: row.map_or_else(|| step_macs(&s.kind), |r| r.macs),
             precision: row.map_or_else(|| "f32".to_string(), |r| r.precision.clone()),
             kernels: vec![describe(&s.kind)],
+            kernel_seconds: vec![dt],
             seconds: dt,
         });
     }
@@ -265,7 +269,8 @@ impl Profile {
     }
 
     /// The same as JSON: `{"name", "isa", "threads", "runs", "ms", "layers_ms", "macs",
-    /// "gflops", "fma_peak_gflops", "fma_bound_ms", "layers": [...], "stages": [...]}`.
+    /// "gflops", "fma_peak_gflops", "fma_bound_ms", "layers": [...], "stages": [...]}`; each
+    /// layer lists its kernel calls (`kernels`) and their times (`kernel_ms`).
     pub fn to_json(&self) -> String {
         let share = |t: f64| t / self.total.max(f64::MIN_POSITIVE);
         let layers: Vec<serde_json::Value> = self
@@ -274,7 +279,8 @@ impl Profile {
             .map(|l| {
                 serde_json::json!({
                     "name": l.name, "op": l.op, "fused": l.fused, "input": l.input, "output": l.output,
-                    "macs": l.macs, "precision": l.precision, "kernels": l.kernels, "ms": l.seconds * 1e3,
+                    "macs": l.macs, "precision": l.precision, "kernels": l.kernels,
+                    "kernel_ms": l.kernel_seconds.iter().map(|t| t * 1e3).collect::<Vec<_>>(), "ms": l.seconds * 1e3,
                     "gflops": gflops(l.macs, l.seconds), "share": share(l.seconds),
                 })
             })

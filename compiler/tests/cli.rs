@@ -464,6 +464,12 @@ fn profile_times_every_layer_and_stage() {
         assert_eq!(names.contains(&&l["name"]), l["op"] != "Reshape", "{}", l["name"]);
     }
     assert!(layers.iter().all(|l| l["ms"].as_f64().unwrap() >= 0.0 && !l["kernels"].as_array().unwrap().is_empty()));
+    // Each kernel call's time, adding up to the layer's.
+    for l in layers {
+        let calls: Vec<f64> = l["kernel_ms"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+        assert_eq!(calls.len(), l["kernels"].as_array().unwrap().len(), "{}", l["name"]);
+        assert!((calls.iter().sum::<f64>() - l["ms"].as_f64().unwrap()).abs() < 1e-9, "{}", l["name"]);
+    }
     let stages: Vec<&str> = v["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(stages.first(), Some(&"stem"));
     assert_eq!(stages.last(), Some(&"head"));

@@ -13,14 +13,13 @@ OpenVINO's concatenations and residual adds (which we fuse away) are shown as th
 they belong to; the total of each column is the sum of its per-layer times (profiling
 adds a little to OpenVINO's).
 
-Needs python3 with onnx, numpy and openvino, and an ONNX export by `torch.onnx.export(...,
+Needs python3 with onnx, numpy, openvino and onnxruntime (for compare.py, whose fixture lookup it shares), and an ONNX export by `torch.onnx.export(...,
 dynamo=True)` (the fixtures `ghostnet_100_dynamo.onnx`, `ghostnetv2_100_dynamo.onnx`).
 """
 import argparse
 import ast
 import collections
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,18 +28,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from compare import fixtures
+
 ROOT = Path(__file__).resolve().parent.parent
 GHOSTC = ROOT / "target" / "release" / "ghostc"
-
-
-def fixtures():
-    env = os.environ.get("GHOSTNET_FIXTURES")
-    if env:
-        return Path(env)
-    for d in ROOT.parents:
-        if (d / "shared" / "fixtures").is_dir():
-            return d / "shared" / "fixtures"
-    return None
 
 
 def scopes(model):

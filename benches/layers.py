@@ -13,8 +13,9 @@ OpenVINO's concatenations and residual adds (which we fuse away) are shown as th
 they belong to; the total of each column is the sum of its per-layer times (profiling
 adds a little to OpenVINO's).
 
-Needs python3 with onnx, numpy, openvino and onnxruntime (for compare.py, whose fixture lookup it shares), and an ONNX export by `torch.onnx.export(...,
-dynamo=True)` (the fixtures `ghostnet_100_dynamo.onnx`, `ghostnetv2_100_dynamo.onnx`).
+Needs python3 with onnx, numpy, openvino and onnxruntime (compare.py's fixture lookup is
+shared), and an ONNX export by `torch.onnx.export(..., dynamo=True)` (the fixtures
+`ghostnet_100_dynamo.onnx`, `ghostnetv2_100_dynamo.onnx`).
 """
 import argparse
 import ast
